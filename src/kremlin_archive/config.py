@@ -1,0 +1,336 @@
+"""Settings: one defaults table with help text, TOML files over it, frozen dataclasses out.
+
+``SETTINGS`` is the single source of defaults. ``load_config`` reads a TOML file (by default
+``config/kremlin.toml`` when it exists), checks every key and type against the table, and
+applies command-line overrides last. Unknown keys and wrong types raise ``ConfigError``
+naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/kremlin.toml")
+CONTACT_URL = "https://github.com/kremlin-archive/kremlin-archive"
+DEFAULT_USER_AGENT = f"kremlin-archive/0.1 (+{CONTACT_URL}; research archive)"
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    help: str
+
+
+def _site(url: str, enabled: bool, lang: str) -> dict[str, Setting]:
+    return {
+        "enabled": Setting(enabled, "crawl this site"),
+        "url": Setting(url, "canonical address: the archive keys pages by it"),
+        "mirror_url": Setting("", "fetch from this address instead (a replica or proxy)"),
+        "language": Setting(lang, "language code stored with every page"),
+        "feeds": Setting(
+            ["/events/president/news/feed", "/events/all/feed"],
+            "Atom feeds read first, in order",
+        ),
+        "listings": Setting(
+            ["/events/president/news"],
+            "listing pages (PATH/page/N) used when a feed fails and for backfill",
+        ),
+    }
+
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "database": {
+        "path": Setting("archive/kremlin.db", "SQLite file of the archive"),
+        "busy_timeout": Setting(30.0, "seconds to wait for another process's write"),
+    },
+    "sites": {
+        "en": _site("http://en.kremlin.ru", True, "en"),
+        "ru": _site("http://kremlin.ru", False, "ru"),
+    },
+    "discover": {
+        "include_acts": Setting(False, "also archive /acts/… entries of the feeds"),
+        "include_misc": Setting(False, "also archive /misc/… entries of the feeds"),
+        "max_pages": Setting(50, "most feed or listing pages one run walks"),
+    },
+    "fetch": {
+        "user_agent": Setting(DEFAULT_USER_AGENT, "honest User-Agent with a contact URL"),
+        "delay": Setting(5.0, "minimum seconds between two requests to one host"),
+        "jitter": Setting(2.0, "random seconds added to the delay (0 to this)"),
+        "timeout": Setting(30.0, "seconds to connect and to wait for each read"),
+        "retries": Setting(4, "retries after a connection error, timeout, 5xx or 429"),
+        "backoff": Setting(5.0, "first retry wait in seconds, doubled each retry"),
+        "max_backoff": Setting(600.0, "longest wait before a retry, Retry-After included"),
+        "max_bytes": Setting(8_000_000, "largest body accepted, in bytes"),
+        "robots": Setting(True, "honour robots.txt (fetched once per run)"),
+        "breaker_threshold": Setting(5, "consecutive 403/429 answers that stop the run"),
+        "proxy": Setting("", "proxy URL; empty uses HTTP_PROXY / HTTPS_PROXY if set"),
+    },
+    "schedule": {
+        "poll_interval": Setting(900.0, "seconds between two polls for new pages"),
+        "poll_jitter": Setting(120.0, "random seconds added to each poll"),
+        "recheck_interval": Setting(3600.0, "seconds between two recheck jobs"),
+        "recheck_batch": Setting(30, "most pages one recheck job re-fetches"),
+        "recheck_young_days": Setting(2.0, "pages younger than this are 'young'"),
+        "recheck_young_every": Setting(2.0, "hours between rechecks of a young page"),
+        "recheck_recent_days": Setting(30.0, "pages younger than this are 'recent'"),
+        "recheck_recent_every": Setting(24.0, "hours between rechecks of a recent page"),
+        "recheck_old_every": Setting(720.0, "hours between rechecks of an older page"),
+        "misfire_grace": Setting(600.0, "seconds a late job may still start"),
+        "lock_wait": Setting(0.0, "seconds a crawl waits for another one's run lock"),
+    },
+    "log": {
+        "level": Setting("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    name: str
+    enabled: bool
+    url: str
+    mirror_url: str
+    language: str
+    feeds: tuple[str, ...]
+    listings: tuple[str, ...]
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[-1].split("/", 1)[0].lower()
+
+    @property
+    def fetch_url(self) -> str:
+        """Where requests go: the mirror when one is set, else the canonical site."""
+        return (self.mirror_url or self.url).rstrip("/")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: Path
+    busy_timeout: float
+
+
+@dataclass(frozen=True)
+class DiscoverConfig:
+    include_acts: bool
+    include_misc: bool
+    max_pages: int
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    user_agent: str
+    delay: float
+    jitter: float
+    timeout: float
+    retries: int
+    backoff: float
+    max_backoff: float
+    max_bytes: int
+    robots: bool
+    breaker_threshold: int
+    proxy: str
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    poll_interval: float
+    poll_jitter: float
+    recheck_interval: float
+    recheck_batch: int
+    recheck_young_days: float
+    recheck_young_every: float
+    recheck_recent_days: float
+    recheck_recent_every: float
+    recheck_old_every: float
+    misfire_grace: float
+    lock_wait: float
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig
+    sites: tuple[SiteConfig, ...]
+    discover: DiscoverConfig
+    fetch: FetchConfig
+    schedule: ScheduleConfig
+    log: LogConfig
+    source: str = field(default="defaults", compare=False)
+
+    @property
+    def enabled_sites(self) -> tuple[SiteConfig, ...]:
+        return tuple(s for s in self.sites if s.enabled)
+
+    def site_for_host(self, host: str) -> SiteConfig | None:
+        host = host.lower()
+        for site in self.sites:
+            if site.host == host or site.host == f"www.{host}" or host == f"www.{site.host}":
+                return site
+        return None
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file at ``path`` (or ``config/kremlin.toml`` if present),
+    then ``overrides`` given as ``section__key=value`` (``None`` values are ignored)."""
+    values = _defaults(SETTINGS)
+    source = "defaults"
+    file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if path is not None or file.exists():
+        _merge(values, SETTINGS, _read_toml(file), str(file), "")
+        source = str(file)
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        section, _, key = name.partition("__")
+        _merge(values, SETTINGS, {section: {key: value}}, "command line", "")
+    return _build(values, source)
+
+
+def with_base_url(config: Config, base_url: str, site: str | None = None) -> Config:
+    """Point one site's requests at ``base_url`` (a replica, mirror or proxy)."""
+    candidates = [s for s in config.enabled_sites if site is None or s.name == site]
+    if len(candidates) != 1:
+        names = ", ".join(s.name for s in config.enabled_sites) or "none"
+        raise ConfigError(
+            f"--base-url needs exactly one enabled site (enabled: {names}); name it with --site"
+        )
+    if "://" not in base_url:
+        raise ConfigError(f"--base-url must be an http(s) URL, got {base_url!r}")
+    chosen = replace(candidates[0], mirror_url=base_url.rstrip("/"))
+    sites = tuple(chosen if s.name == chosen.name else s for s in config.sites)
+    return replace(config, sites=sites)
+
+
+def _defaults(table: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.default if isinstance(v, Setting) else _defaults(v) for k, v in table.items()}
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+
+
+def _merge(values: dict, table: dict, given: dict, origin: str, prefix: str) -> None:
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in table:
+            known = ", ".join(sorted(table))
+            raise ConfigError(f"{origin}: unknown key '{name}' (known here: {known})")
+        spec = table[key]
+        if isinstance(spec, Setting):
+            values[key] = _check_type(value, spec.default, origin, name)
+        elif isinstance(value, dict):
+            _merge(values[key], spec, value, origin, f"{name}.")
+        else:
+            raise ConfigError(f"{origin}: '{name}' must be a table, got {_kind(value)}")
+
+
+def _check_type(value: Any, default: Any, origin: str, name: str) -> Any:
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise ConfigError(f"{origin}: '{name}' must be a list of strings, got {_kind(value)}")
+    if type(value) is not expected:
+        raise ConfigError(f"{origin}: '{name}' must be {_kind(default)}, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names |= {list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _build(values: dict[str, Any], source: str) -> Config:
+    sites = tuple(
+        SiteConfig(
+            name=name,
+            enabled=s["enabled"],
+            url=s["url"].rstrip("/"),
+            mirror_url=s["mirror_url"].rstrip("/"),
+            language=s["language"],
+            feeds=tuple(s["feeds"]),
+            listings=tuple(s["listings"]),
+        )
+        for name, s in values["sites"].items()
+    )
+    level = values["log"]["level"].upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{source}: 'log.level' must be one of {', '.join(LOG_LEVELS)}")
+    _check_ranges(values, source)
+    db = values["database"]
+    return Config(
+        database=DatabaseConfig(path=Path(db["path"]), busy_timeout=db["busy_timeout"]),
+        sites=sites,
+        discover=DiscoverConfig(**values["discover"]),
+        fetch=FetchConfig(**values["fetch"]),
+        schedule=ScheduleConfig(**values["schedule"]),
+        log=LogConfig(level=level),
+        source=source,
+    )
+
+
+def _check_ranges(values: dict[str, Any], source: str) -> None:
+    for section in ("fetch", "schedule", "discover", "database"):
+        for key, value in values[section].items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ConfigError(f"{source}: '{section}.{key}' must not be negative")
+    if values["fetch"]["timeout"] <= 0:
+        raise ConfigError(f"{source}: 'fetch.timeout' must be positive")
+    if values["schedule"]["poll_interval"] <= 0:
+        raise ConfigError(f"{source}: 'schedule.poll_interval' must be positive")
+
+
+def render_defaults() -> str:
+    """The defaults table as a commented TOML file (what ``config/kremlin.toml`` holds)."""
+    lines: list[str] = []
+    _render(SETTINGS, "", lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _render(table: dict[str, Any], prefix: str, lines: list[str]) -> None:
+    leaves = {k: v for k, v in table.items() if isinstance(v, Setting)}
+    if leaves:
+        lines.append(f"\n[{prefix.rstrip('.')}]")
+        for key, spec in leaves.items():
+            lines.append(f"# {spec.help}")
+            lines.append(f"{key} = {_toml_value(spec.default)}")
+    for key, sub in table.items():
+        if not isinstance(sub, Setting):
+            _render(sub, f"{prefix}{key}.", lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, int):
+        return f"{value:_}" if value >= 10_000 else str(value)
+    return repr(value)
