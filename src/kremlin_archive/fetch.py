@@ -45,6 +45,12 @@ class Fetcher:
         """GET ``url`` politely. Returns 200/304/404/410; raises FetchError otherwise."""
         raise NotImplementedError
 
+    def check_host(self, base_url: str) -> None:
+        """Make sure the host of ``base_url`` answers at all, before a run touches the
+        archive: fetches (and caches) its robots.txt even where robots are not honoured.
+        Raises HostUnreachable, naming the host, when nothing comes back after retries."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
