@@ -34,8 +34,8 @@ def _site(url: str, enabled: bool, lang: str) -> dict[str, Setting]:
         "mirror_url": Setting("", "fetch from this address instead (a replica or proxy)"),
         "language": Setting(lang, "language code stored with every page"),
         "feeds": Setting(
-            ["/events/president/news/feed", "/events/all/feed"],
-            "Atom feeds read first, in order",
+            ["/events/president/news/feed"],
+            'Atom feeds read first, in order ("/events/all/feed" adds acts and misc)',
         ),
         "listings": Setting(
             ["/events/president/news"],
@@ -305,9 +305,15 @@ def _check_ranges(values: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: 'schedule.poll_interval' must be positive")
 
 
+CONFIG_HEADER = """\
+# kremlin-archive configuration: every setting with its default.
+# A file only needs the keys it changes; unknown keys and wrong types are errors.
+# Regenerate with: kremlin-archive config --defaults > config/kremlin.toml"""
+
+
 def render_defaults() -> str:
     """The defaults table as a commented TOML file (what ``config/kremlin.toml`` holds)."""
-    lines: list[str] = []
+    lines: list[str] = [CONFIG_HEADER]
     _render(SETTINGS, "", lines)
     return "\n".join(lines).strip() + "\n"
 

@@ -1,0 +1,230 @@
+"""The command line: a click group of thin commands. The only module that prints.
+
+Errors of the project's own tree become ``click.ClickException`` here and nowhere else:
+exit 1 for a failed run or a refused page, 2 for usage and configuration errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, load_config, render_defaults, with_base_url
+from .errors import ConfigError, KremlinArchiveError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class Failure(click.ClickException):
+    """A run or a command that failed for a reason the user can act on (exit 1)."""
+
+    exit_code = 1
+
+
+class BadConfig(click.ClickException):
+    """A configuration file or option is wrong (exit 2, like a usage error)."""
+
+    exit_code = 2
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's exceptions into click exceptions with the message as it is."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise BadConfig(str(exc)) from None
+        except KremlinArchiveError as exc:
+            raise Failure(str(exc)) from None
+
+    return wrapper
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config``, ``--db`` and ``--log-level``, shared by every command that reads them."""
+    func = click.option(
+        "--log-level",
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        help="Log level on stderr (default: the config's log.level).",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="SQLite archive file (default: the config's database.path).",
+    )(func)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML config file (default: config/kremlin.toml when present).",
+    )(func)
+
+
+def make_config(config_path: Path | None, db_path: Path | None, **overrides: Any) -> Config:
+    """Load the config, apply the command line, and set up logging from it."""
+    config = load_config(config_path, database__path=str(db_path) if db_path else None, **overrides)
+    logging.basicConfig(level=config.log.level, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    return config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kremlin-archive")
+def main() -> None:
+    """Archive the event pages of the website of the President of Russia, with every
+    version of every page, and read them back."""
+
+
+@main.command()
+@config_options
+@click.option("--base-url", help="Fetch from this mirror or replica instead of the site.")
+@click.option("--site", help="Which site --base-url stands in for (en or ru).")
+@click.option("--limit", type=click.IntRange(min=0), help="Fetch at most N event pages.")
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests.")
+@click.option("--id", "ids", type=int, multiple=True, help="Fetch this event id (repeatable).")
+@click.option("--url", "urls", multiple=True, help="Fetch this event URL (repeatable).")
+@click.option("--backfill", type=click.IntRange(min=1), help="Walk N feed/listing pages back.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Walk back to events of this day (YYYY-MM-DD).",
+)
+@handle_errors
+def crawl(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    base_url: str | None,
+    site: str | None,
+    limit: int | None,
+    delay: float | None,
+    ids: tuple[int, ...],
+    urls: tuple[str, ...],
+    backfill: int | None,
+    since: Any,
+) -> None:
+    """Run one crawl: discover new event pages, fetch, normalize and archive them.
+
+    \b
+    Example:
+      kremlin-archive crawl --limit 20
+      kremlin-archive crawl --id 53016 --id 17758
+      kremlin-archive crawl --base-url http://127.0.0.1:8000 --delay 0
+    """
+    from .crawl import CrawlOptions, run_crawl
+
+    jitter = 0.0 if delay is not None else None  # an explicit delay is exact
+    config = make_config(
+        config_path, db_path, log__level=log_level, fetch__delay=delay, fetch__jitter=jitter
+    )
+    if base_url:
+        config = with_base_url(config, base_url, site)
+    options = CrawlOptions(
+        limit=limit,
+        ids=ids,
+        urls=urls,
+        backfill=backfill or 0,
+        since=since.date() if since else None,
+        discover=not (ids or urls),
+    )
+    result = run_crawl(config, options)
+    click.echo(result.summary())
+    for url, reason in result.failures:
+        click.echo(f"failed {url}: {reason}", err=True)
+    for reason in result.stopped:
+        click.echo(f"stopped {reason}", err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--json", "as_json", is_flag=True, help="Print the fields and text as JSON.")
+@click.option("--url", help="The page's URL, where the file does not name it.")
+@handle_errors
+def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
+    """Print the transcript of saved event pages (FILE, or - for standard input).
+
+    \b
+    Example:
+      kremlin-archive normalize page.html
+      curl -s http://en.kremlin.ru/events/president/news/53016 | kremlin-archive normalize -
+    """
+    from .normalize import parse_event_page
+
+    failed = 0
+    for file in files:
+        try:
+            transcript = parse_event_page(file.read(), url)
+        except KremlinArchiveError as exc:
+            click.echo(f"{file.name}: {exc}", err=True)
+            failed += 1
+            continue
+        if as_json:
+            click.echo(
+                json.dumps(transcript.fields() | {"text": transcript.text}, ensure_ascii=False)
+            )
+        else:
+            click.echo(transcript.text)
+    if failed:
+        raise Failure(f"{failed} of {len(files)} file(s) are not event pages")
+
+
+@main.command()
+@config_options
+@handle_errors
+def renormalize(config_path: Path | None, db_path: Path | None, log_level: str | None) -> None:
+    """Re-derive every current version from the stored raw pages with this normalizer.
+
+    No network. Where the text changes, a version marked as re-normalization is added.
+
+    \b
+    Example:
+      kremlin-archive renormalize --db archive/kremlin.db
+    """
+    from .archive import Archive
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    with Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive:
+        counts = archive.renormalize()
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@main.command("config")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--defaults", is_flag=True, help="Print the documented defaults as TOML.")
+@handle_errors
+def show_config(config_path: Path | None, defaults: bool) -> None:
+    """Check a config file and print the settings in force (or the defaults).
+
+    \b
+    Example:
+      kremlin-archive config --config config/kremlin.toml
+      kremlin-archive config --defaults > my.toml
+    """
+    if defaults:
+        click.echo(render_defaults(), nl=False)
+        return
+    config = load_config(config_path)
+    click.echo(json.dumps(_plain(config), indent=2, ensure_ascii=False))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path | date):
+        return str(value)
+    return value

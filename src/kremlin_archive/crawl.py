@@ -1,0 +1,375 @@
+"""One run: discover -> fetch -> normalize -> archive. Used by the CLI and the service alike.
+
+A run walks the enabled sites' feeds (listing pages when a feed fails, or for a backfill),
+decides which event pages to fetch (new ones, ones the feed says were updated, ones named
+on the command line), fetches each politely, normalizes it and hands the capture to the
+archive. One page failing never stops the run; a host that blocks or cannot be reached
+ends that site's part of the run with a clear reason.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from .archive import Archive, Capture
+from .config import Config, SiteConfig
+from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
+from .errors import FeedError, FetchError, HostBlocked, HostUnreachable, PageError, RunLockHeld
+from .fetch import Fetcher, Response
+from .normalize import parse_event_page
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    limit: int | None = None  # most event pages fetched in the run
+    ids: tuple[int, ...] = ()  # fetch these event ids whatever the archive holds
+    urls: tuple[str, ...] = ()  # fetch these event URLs whatever the archive holds
+    backfill: int = 0  # walk this many feed / listing pages instead of stopping early
+    since: date | None = None  # walk back until entries older than this day
+    discover: bool = True  # False: fetch only ids / urls (and rechecks)
+    recheck: tuple[tuple[str, int], ...] = ()  # (site, event id) pages to re-fetch
+    trigger: str = "manual"
+
+
+@dataclass
+class CrawlResult:
+    discovered: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    not_modified: int = 0
+    gone: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+    stopped: list[str] = field(default_factory=list)  # why a site's part ended early
+    requests: int = 0
+
+    def count(self, outcome: str) -> None:
+        name = outcome.replace("-", "_")
+        setattr(self, name, getattr(self, name) + 1)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.stopped
+
+    def counts(self) -> dict[str, int]:
+        names = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
+        return {n: getattr(self, n) for n in names}
+
+    def summary(self) -> str:
+        unchanged = self.unchanged + self.not_modified
+        return (
+            f"discovered {self.discovered}, new {self.new}, changed {self.changed}, "
+            f"unchanged {unchanged}, gone {self.gone}, failed {self.failed}"
+        )
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Crawler:
+    """Everything one run needs; ``stop`` is set by a signal handler to end it early."""
+
+    config: Config
+    archive: Archive
+    fetcher: Fetcher
+    now: Callable[[], str] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, options: CrawlOptions) -> CrawlResult:
+        result = CrawlResult()
+        for site in self.config.enabled_sites:
+            if self.stop.is_set():
+                break
+            try:
+                self._run_site(site, options, result)
+            except HostBlocked as exc:
+                logger.warning("host blocked site=%s reason=%s", site.name, exc)
+                result.stopped.append(f"{site.host}: {exc}")
+        result.requests = self.fetcher.requests_sent
+        return result
+
+    def _run_site(self, site: SiteConfig, options: CrawlOptions, result: CrawlResult) -> None:
+        wanted = self._explicit_refs(site, options)
+        if options.discover:
+            wanted.extend(self._discover(site, options))
+        todo = _unique(wanted)
+        result.discovered += len(todo)
+        if options.limit is not None:
+            todo = todo[: max(0, options.limit - _fetched(result))]
+        for ref in todo:
+            if self.stop.is_set():
+                logger.info("stop requested site=%s", site.name)
+                return
+            self._capture(site, ref, result)
+
+    def _explicit_refs(self, site: SiteConfig, options: CrawlOptions) -> list[EventRef]:
+        refs = [_ref_for_id(site, event_id) for event_id in options.ids]
+        for url in options.urls:
+            ref = parse_event_url(url, site.url)
+            if ref is not None and _same_site(site, url):
+                refs.append(ref)
+        for name, event_id in options.recheck:
+            if name == site.host:
+                state = self.archive.page_state(site.host, event_id)
+                refs.append(EventRef(event_id, state.url if state else "", "news"))
+        return [r if r.url else _ref_for_id(site, r.event_id) for r in refs]
+
+    # discovery -------------------------------------------------------------------------
+
+    def _discover(self, site: SiteConfig, options: CrawlOptions) -> list[EventRef]:
+        found: list[EventRef] = []
+        feed_ok = False
+        for path in site.feeds:
+            try:
+                found.extend(self._walk_feed(site, path, options))
+                feed_ok = True
+            except (FeedError, FetchError) as exc:
+                if isinstance(exc, HostBlocked | HostUnreachable):
+                    raise
+                logger.warning("feed failed site=%s path=%s error=%s", site.name, path, exc)
+        if not feed_ok or options.backfill or options.since:
+            for path in site.listings:
+                found.extend(self._walk_listing(site, path, options))
+        return found
+
+    def _walk_feed(self, site: SiteConfig, path: str, options: CrawlOptions) -> list[EventRef]:
+        refs: list[EventRef] = []
+        url: str | None = site.url + path
+        for _ in range(self._page_budget(options)):
+            if url is None or self.stop.is_set():
+                break
+            response = self._fetch_listing(site, url)
+            page = parse_feed(response.body, response.url, site.url)
+            fresh = [e for e in page.entries if self._wanted_entry(site, e, options)]
+            refs.extend(e.ref for e in fresh)
+            if self._walk_ends(page.entries, len(fresh), options):
+                break
+            url = page.next_url
+        return refs
+
+    def _walk_listing(self, site: SiteConfig, path: str, options: CrawlOptions) -> list[EventRef]:
+        refs: list[EventRef] = []
+        url: str | None = site.url + path
+        for _ in range(self._page_budget(options)):
+            if url is None or self.stop.is_set():
+                break
+            try:
+                response = self._fetch_listing(site, url)
+                page = parse_listing(response.body, response.url, site.url)
+            except (FeedError, FetchError) as exc:
+                if isinstance(exc, HostBlocked | HostUnreachable):
+                    raise
+                logger.warning("listing failed site=%s url=%s error=%s", site.name, url, exc)
+                break
+            fresh = [r for r in page.refs if self._wanted_ref(site, r)]
+            refs.extend(fresh)
+            if not options.backfill and not options.since and not fresh:
+                break
+            url = page.next_url
+        return refs
+
+    def _page_budget(self, options: CrawlOptions) -> int:
+        cap = self.config.discover.max_pages
+        return min(options.backfill, cap) if options.backfill else cap
+
+    def _walk_ends(self, entries: list[FeedEntry], fresh: int, options: CrawlOptions) -> bool:
+        """An incremental walk ends on the first page with nothing new; a --since walk
+        ends on the first page reaching back past the day; a backfill walks its budget."""
+        if options.since is not None:
+            return any(_entry_day(e) is not None and _entry_day(e) < options.since for e in entries)
+        if options.backfill:
+            return False
+        return fresh < len(entries) or not entries
+
+    def _wanted_entry(self, site: SiteConfig, entry: FeedEntry, options: CrawlOptions) -> bool:
+        if not self._kind_wanted(entry.ref):
+            return False
+        if options.since is not None and (_entry_day(entry) or options.since) < options.since:
+            return False
+        state = self.archive.page_state(site.host, entry.ref.event_id)
+        if state is None or state.versions == 0:
+            return True
+        checked = state.last_checked_at or ""
+        return bool(entry.updated_utc and _iso_key(entry.updated_utc) > _iso_key(checked))
+
+    def _wanted_ref(self, site: SiteConfig, ref: EventRef) -> bool:
+        if not self._kind_wanted(ref):
+            return False
+        state = self.archive.page_state(site.host, ref.event_id)
+        return state is None or state.versions == 0
+
+    def _kind_wanted(self, ref: EventRef) -> bool:
+        if ref.kind == "act":
+            return self.config.discover.include_acts
+        if ref.kind == "misc":
+            return self.config.discover.include_misc
+        return True
+
+    def _fetch_listing(self, site: SiteConfig, canonical_url: str) -> Response:
+        response = self.fetcher.fetch(_on_mirror(site, canonical_url))
+        if response.status != 200:
+            raise FeedError(f"{canonical_url}: HTTP {response.status}")
+        return response
+
+    # capture ---------------------------------------------------------------------------
+
+    def _capture(self, site: SiteConfig, ref: EventRef, result: CrawlResult) -> None:
+        capture = self._fetch_capture(site, ref)
+        outcome = self.archive.save_capture(capture)
+        if outcome == "error":
+            result.failed += 1
+            result.failures.append((ref.url, capture.error or "error"))
+        else:
+            result.count(outcome)
+        logger.info("captured url=%s outcome=%s", ref.url, outcome)
+
+    def _fetch_capture(self, site: SiteConfig, ref: EventRef) -> Capture:
+        state = self.archive.page_state(site.host, ref.event_id)
+        base = {"site": site.host, "event_id": ref.event_id, "url": ref.url}
+        base["source"] = "replica" if site.mirror_url else "live"
+        try:
+            response = self.fetcher.fetch(
+                _on_mirror(site, ref.url),
+                etag=state.etag if state else None,
+                last_modified=state.last_modified if state else None,
+            )
+        except (HostBlocked, HostUnreachable):
+            raise
+        except FetchError as exc:
+            return Capture(captured_at=self.now(), error=str(exc), **base)
+        return self._capture_from(response, base)
+
+    def _capture_from(self, response: Response, base: dict) -> Capture:
+        meta = {"status": response.status, "etag": response.etag}
+        meta |= {"last_modified": response.last_modified, "captured_at": response.fetched_at}
+        if response.status != 200:
+            return Capture(**meta, **base)
+        try:
+            transcript = parse_event_page(response.text, base["url"])
+        except PageError as exc:
+            return Capture(**meta, **base, error=str(exc))
+        if transcript.event_id not in (None, base["event_id"]):
+            error = f"page holds event {transcript.event_id}, not {base['event_id']}"
+            return Capture(**meta, **base, error=error)
+        return Capture(**meta, **base, body=response.body, transcript=transcript)
+
+
+def run_crawl(
+    config: Config, options: CrawlOptions, *, stop: threading.Event | None = None
+) -> CrawlResult:
+    """One whole run with the run lock held and the run recorded in the runs table."""
+    config.database.path.parent.mkdir(parents=True, exist_ok=True)
+    with hold_run_lock(config.database.path, config.schedule.lock_wait), Fetcher(config) as fetcher:
+        for site in config.enabled_sites:
+            fetcher.check_host(site.fetch_url)  # unreachable: stop before touching the archive
+        with Archive(config.database.path, busy_timeout=config.database.busy_timeout) as arc:
+            crawler = Crawler(config, arc, fetcher, stop=stop or threading.Event())
+            return _recorded_run(crawler, options)
+
+
+def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
+    archive = crawler.archive
+    run_id = archive.start_run(options.trigger, utc_now())
+    try:
+        result = crawler.run(options)
+    except BaseException as exc:
+        archive.finish_run(run_id, utc_now(), {}, f"{type(exc).__name__}: {exc}")
+        raise
+    archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.stopped) or None)
+    return result
+
+
+# the run lock ----------------------------------------------------------------------------
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+@contextmanager
+def hold_run_lock(db_path: Path, wait: float = 0.0) -> Iterator[None]:
+    """One crawl per database at a time, across processes (``flock`` on ``<db>.lock``).
+
+    The kernel releases the lock when its holder dies, so a lock left by a killed process
+    is simply taken over; the file's text only names the holder for the error message."""
+    path = lock_path(db_path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, path, wait)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid={os.getpid()} since={utc_now()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, path: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = path.read_text(errors="replace").strip() or "unknown holder"
+                raise RunLockHeld(
+                    f"another crawl is running on this database ({holder}); "
+                    f"wait for it to finish, or stop it (lock file {path})"
+                ) from None
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
+# helpers ---------------------------------------------------------------------------------
+
+
+def _unique(refs: list[EventRef]) -> list[EventRef]:
+    seen: dict[int, EventRef] = {}
+    for ref in refs:
+        seen.setdefault(ref.event_id, ref)
+    return list(seen.values())
+
+
+def _fetched(result: CrawlResult) -> int:
+    return sum(result.counts()[k] for k in ("new", "changed", "unchanged", "gone", "failed"))
+
+
+def _ref_for_id(site: SiteConfig, event_id: int) -> EventRef:
+    return EventRef(event_id, f"{site.url}/events/president/news/{event_id}", "news")
+
+
+def _same_site(site: SiteConfig, url: str) -> bool:
+    return url.startswith((site.url, site.fetch_url)) or "://" not in url
+
+
+def _on_mirror(site: SiteConfig, canonical_url: str) -> str:
+    """The address to ask for a canonical URL: the same path on the mirror, if one is set."""
+    if canonical_url.startswith(site.url):
+        return site.fetch_url + canonical_url[len(site.url) :]
+    return canonical_url
+
+
+def _entry_day(entry: FeedEntry) -> date | None:
+    stamp = entry.updated or entry.updated_utc
+    try:
+        return date.fromisoformat(stamp[:10]) if stamp else None
+    except ValueError:
+        return None
+
+
+def _iso_key(stamp: str) -> str:
+    """ISO-8601 UTC stamps compare as text once the trailing zone is made uniform."""
+    return stamp.replace("+00:00", "Z")
