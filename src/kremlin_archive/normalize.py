@@ -1,16 +1,140 @@
 """Pure: page HTML -> Transcript (fields + text in the format of FORMAT.md). No I/O.
 
-INTERFACE STUB: the normalizer issue fills this in; the dataclasses below are the contract
-the rest of the pipeline codes against.
+The transcript is what a reader sees in ``article div.read__content`` (innerText): block
+elements and ``<br>`` end a line, inline elements continue it, white space folds to one
+space, hidden elements (class ``hidden``, the slider controls, the direct-link line) are
+skipped, and the photo slider becomes the two lines the site's script writes. Every label
+comes from the page, so English and Russian pages render alike.
+
+A body that is not one whole event page raises :class:`NotAnEventPage` with the reason;
+there is never a partial transcript.
 """
 
 from __future__ import annotations
 
+import codecs
+import logging
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .errors import NotAnEventPage
 
-NORMALIZER_VERSION = 0
+logger = logging.getLogger(__name__)
+
+#: Changes whenever the output for some page changes.
+NORMALIZER_VERSION = 1
+
+BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "listing",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "plaintext",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "xmp",
+    ]
+)
+CELL_TAGS = frozenset(("td", "th"))
+BOLD_TAGS = frozenset(("b", "strong"))
+SKIPPED_TAGS = frozenset(
+    [
+        "area",
+        "audio",
+        "button",
+        "canvas",
+        "datalist",
+        "embed",
+        "head",
+        "iframe",
+        "img",
+        "input",
+        "link",
+        "map",
+        "meta",
+        "noscript",
+        "object",
+        "option",
+        "picture",
+        "script",
+        "select",
+        "source",
+        "style",
+        "svg",
+        "template",
+        "textarea",
+        "title",
+        "track",
+        "video",
+    ]
+)
+HIDDEN_CLASSES = frozenset(
+    ("hidden", "print_link_wrap", "slider__next", "slider__prev", "slider__description")
+)
+NOT_RENDERED_CLASSES = frozenset(("read__tagsmore",))
+
+# Soft hyphen, zero-width space, bidi marks, word joiner and invisible operators, BOM,
+# and C0/C1 control characters that are not white space.
+_INVISIBLE = re.compile(
+    "[\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+    "\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f]"
+)
+
+_ARTICLE_OPEN = re.compile(r"<article[\s>/]", re.IGNORECASE)
+_ARTICLE_CLOSE = re.compile(r"</article\s*>", re.IGNORECASE)
+_EVENT_ID = re.compile(r"^event-(\d+)$")
+_URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_SITE_HOSTS = {"en": "http://en.kremlin.ru", "ru": "http://kremlin.ru"}
+_SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -36,6 +160,7 @@ class Transcript:
     published: str | None = None  # text after "Publication date: "
     photo_count: int = 0
     turns: list[Turn] = field(default_factory=list)
+    kind: str = "event"  # "event", or "announcement" (article.announce)
 
     def fields(self) -> dict:
         """Everything but the text, JSON-ready (turns as [speaker, text] pairs)."""
@@ -44,7 +169,547 @@ class Transcript:
         data["turns"] = [[t.speaker, t.text] for t in self.turns]
         return data
 
+    def to_dict(self) -> dict:
+        """The fields and the text, JSON-ready (what ``normalize --json`` prints)."""
+        return {**self.fields(), "text": self.text}
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def clean_text(text: str) -> str:
+    """Fold white space to single spaces, drop invisible characters, trim, NFC."""
+    folded = " ".join(_INVISIBLE.sub("", text).split())
+    if folded.isascii():
+        return folded
+    return unicodedata.normalize("NFC", folded)
+
+
+def _classes(node: LexborNode) -> list[str]:
+    """The class tokens of an element."""
+    value = node.attrs.get("class")
+    return value.split() if value else []
+
+
+def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
+    """Speaker and speech of a line whose leading bold run ends with a colon.
+
+    ``pieces`` are the line's raw text runs and ``bold`` says which were inside ``<b>`` or
+    ``<strong>``. The colon may close the bold run or follow it directly.
+    """
+    index = 0
+    while index < len(pieces) and (bold[index] or not pieces[index].strip()):
+        index += 1
+    if not any(bold[:index]):
+        return None
+    speaker = clean_text("".join(pieces[:index]))
+    rest = clean_text("".join(pieces[index:]))
+    if speaker.endswith(":"):
+        speaker = speaker[:-1].rstrip()
+    elif rest.startswith(":"):
+        rest = rest[1:].lstrip()
+    else:
+        return None
+    return (speaker, rest) if speaker else None
+
+
+def _is_hidden(tag: str, classes: list[str], attrs: dict, parent_classes: list[str]) -> bool:
+    """True for what the site's stylesheet hides; tags behind "N more" stay visible."""
+    if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
+        return True
+    if not classes:
+        return False
+    if NOT_RENDERED_CLASSES.intersection(classes):
+        return True
+    hidden = HIDDEN_CLASSES.intersection(classes)
+    if not hidden:
+        return False
+    return not (hidden == {"hidden"} and tag == "li" and "read__taglist" in parent_classes)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass
+class _Paragraph:
+    """A body ``<p>`` being rendered: where its lines start and its speaker label."""
+
+    start: int
+    probed: bool = False
+    label: tuple[str, str] | None = None
+
+
+@dataclass
+class _Fields:
+    """Fields collected while rendering, from the elements that print them."""
+
+    title: str | None = None
+    lead: str = ""
+    date: str | None = None
+    time: str | None = None
+    place: str | None = None
+    announcement: str | None = None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    heading: str = ""
+    sections: list[str] = field(default_factory=list)
+    published: str | None = None
+    photo_count: int = 0
+
+
+# Elements whose rendered text is a field, by class.
+_FIELD_CLASSES = {
+    "read__lead": "lead",
+    "read__time": "time",
+    "read__place": "place",
+    "announce_date": "announcement",
+}
+# Classes that change what the elements inside them mean.
+_CONTEXT_CLASSES = frozenset(
+    ("read__internal_content", "read__cut", "read__bottommeta", "read__tagscol", "read__status")
+)
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+
+
+class _Renderer:
+    """innerText of a subtree as lines, plus the fields and speaker turns it meets.
+
+    One walk does everything: the lines, the fields (captured from the elements that
+    print them, so a field is exactly what the transcript shows) and the turns. The walk
+    is iterative (an explicit stack), so deep nesting cannot exhaust the recursion limit.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.turns: list[Turn] = []
+        self.fields = _Fields()
+        self._buf: list[str] = []
+        self._bold: list[bool] = []
+        self._bold_depth = 0
+        self._flushes = 0
+        self._context: list[str] = []
+        self._body = False  # inside read__internal_content, outside See also / bottom meta
+        self._para: _Paragraph | None = None
+
+    # -- lines
+
+    def flush(self) -> None:
+        """End the current line (dropped when empty); a paragraph's first line is probed."""
+        if not self._buf:
+            return
+        joined = "".join(self._buf)
+        if not joined.isspace():
+            line = clean_text(joined)
+            para = self._para
+            if para is not None and not para.probed and line:
+                para.probed = True
+                para.label = find_speaker(self._buf, self._bold)
+            if line:
+                self.lines.append(line)
+        self._buf.clear()
+        self._bold.clear()
+        self._flushes += 1
+
+    def _add_line(self, text: str) -> None:
+        line = clean_text(text)
+        if line:
+            self.lines.append(line)
+
+    # -- walk
+
+    def render(self, root: LexborNode) -> _Renderer:
+        """Render the children of ``root``."""
+        buf, bold = self._buf, self._bold
+        stack: list[tuple] = [(root.iter(include_text=True), None)]
+        while stack:
+            child = next(stack[-1][0], None)
+            if child is None:
+                self._leave(stack.pop()[1])
+                continue
+            tag = child.tag
+            if tag == "-text":
+                buf.append(child.text_content or "")
+                bold.append(self._bold_depth > 0)
+            elif tag and tag[0] != "-" and tag not in SKIPPED_TAGS:
+                exit_info = self._enter(child, tag)
+                if exit_info is not None:
+                    stack.append((child.iter(include_text=True), exit_info))
+        self.flush()
+        return self
+
+    def _enter(self, node: LexborNode, tag: str) -> tuple | None:
+        """Open an element; returns what to undo on leaving it, or None to skip it."""
+        attrs = node.attributes
+        value = attrs.get("class")
+        classes = value.split() if value else []
+        if attrs and _is_hidden(tag, classes, attrs, _parent_classes(node, tag, classes)):
+            return None
+        if tag == "br":
+            self.flush()
+            return None
+        if "slider" in classes:
+            self.flush()
+            self._render_slider(node)
+            return None
+        block = tag in BLOCK_TAGS
+        if block:
+            self.flush()
+        context = [c for c in classes if c in _CONTEXT_CLASSES] if classes else None
+        if context:
+            self._push_context(context)
+        bold = tag in BOLD_TAGS
+        self._bold_depth += bold
+        para = tag == "p" and self._body and self._para is None
+        if para:
+            self._para = _Paragraph(len(self.lines))
+        capture = self._capture(tag, classes, attrs)
+        return (block, bold, para, tag in CELL_TAGS, context, capture)
+
+    def _leave(self, exit_info: tuple | None) -> None:
+        """Close an element opened by :meth:`_enter`."""
+        if exit_info is None:
+            return
+        block, bold, para, cell, context, capture = exit_info
+        if block:
+            self.flush()
+        elif cell:
+            self._buf.append(" ")
+            self._bold.append(False)
+        if capture is not None:
+            self._store(capture)
+        if context:
+            del self._context[-len(context) :]
+            self._update_body()
+        self._bold_depth -= bold
+        if para:
+            self._finish_paragraph()
+
+    def _push_context(self, context: list[str]) -> None:
+        self._context.extend(context)
+        self._update_body()
+
+    def _update_body(self) -> None:
+        body = False
+        for name in self._context:
+            if name == "read__internal_content":
+                body = True
+            elif name in ("read__cut", "read__bottommeta"):
+                body = False
+        self._body = body
+
+    # -- turns
+
+    def _finish_paragraph(self) -> None:
+        """Record the paragraph just closed as a speaker turn when it has a label."""
+        para, self._para = self._para, None
+        if para is None or para.label is None:
+            return
+        speaker, first = para.label
+        rest = self.lines[para.start + 1 :]
+        self.turns.append(Turn(speaker, "\n".join([first, *rest]).strip()))
+
+    # -- fields
+
+    def _capture(self, tag: str, classes: list[str], attrs: dict) -> tuple | None:
+        """Start capturing the text of an element that prints a field, if it is one."""
+        key = None
+        if tag == "h1" and self.fields.title is None:
+            key = "title"
+        elif classes and (name := _first_field(classes)):
+            key = name
+        elif tag == "time" and "read__published" in classes:
+            self.fields.date = _iso_date(attrs.get("datetime"))
+        elif self._context:
+            key = self._context_field(tag, classes)
+        if key is None:
+            return None
+        return (key, len(self.lines), self._flushes, len(self._buf))
+
+    def _context_field(self, tag: str, classes: list[str]) -> str | None:
+        where = self._context[-1]
+        if where == "read__tagscol":
+            return "heading" if tag in _HEADINGS else "tag" if tag == "li" else None
+        if where == "read__status":
+            if tag == "time":
+                return "published"
+            if tag == "a" and "text_version_link" not in classes:
+                return "section"
+        return None
+
+    def _store(self, capture: tuple) -> None:
+        """Store the text an element printed, from the lines and buffer it added to."""
+        key, start_line, start_flushes, start_buf = capture
+        if self._flushes == start_flushes:
+            parts = [clean_text("".join(self._buf[start_buf:]))]
+        else:
+            parts = self.lines[start_line:] + [clean_text("".join(self._buf))]
+        parts = [part for part in parts if part]
+        if key == "lead":
+            self.fields.lead = "\n".join(parts)
+        else:
+            _set_field(self.fields, key, " ".join(parts))
+
+    # -- slider
+
+    def _render_slider(self, slider: LexborNode) -> None:
+        """The two lines the site's script writes: "1 of N" and the first caption."""
+        slides = slider.css("div.slide")
+        if not slides:
+            return
+        self.fields.photo_count += len(slides)
+        holder = slider.css_first("[data-cycle-caption-template]")
+        caption = _attribute_text(slides[0].attrs.get("data-cycle-desc") or "")
+        if holder is not None:
+            template = holder.attrs.get("data-cycle-caption-template") or ""
+            values = {"slideNum": "1", "slideCount": str(len(slides)), "desc": caption}
+            self._add_line(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template))
+        else:
+            logger.warning("slider without caption template slides=%d", len(slides))
+        self._add_line(caption)
+
+
+def _parent_classes(node: LexborNode, tag: str, classes: list[str]) -> list[str]:
+    """The parent's classes, looked up only where they matter (an ``li.hidden``)."""
+    if tag != "li" or "hidden" not in classes or node.parent is None:
+        return []
+    return _classes(node.parent)
+
+
+def _first_field(classes: list[str]) -> str | None:
+    for name in classes:
+        key = _FIELD_CLASSES.get(name)
+        if key:
+            return key
+    return None
+
+
+def _set_field(fields: _Fields, key: str, text: str) -> None:
+    """Put a captured text where it belongs; empty texts are not fields."""
+    if key == "tag":
+        if text:
+            fields.tags.setdefault(fields.heading, []).append(text)
+    elif key == "heading":
+        fields.heading = text
+        fields.tags.setdefault(text, [])
+    elif key == "section":
+        if text:
+            fields.sections.append(text)
+    elif text and getattr(fields, key) is None:
+        setattr(fields, key, text)
+
+
+def _iso_date(value: str | None) -> str | None:
+    match = _ISO_DATE.match((value or "").strip())
+    return match.group(0) if match else None
+
+
+def _attribute_text(value: str) -> str:
+    """A caption attribute as shown: the script inserts it as HTML, so tags are dropped."""
+    if "<" not in value:
+        return value
+    body = LexborHTMLParser(f"<div>{value}</div>").css_first("div")
+    return " ".join(_Renderer().render(body).lines) if body is not None else ""
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_html(data: bytes) -> str:
+    """Decode a body by its BOM or declared charset (default UTF-8), never failing."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    encoding = _declared_charset(data[:_SNIFF_BYTES]) or "utf-8"
+    return data.decode(encoding, errors="replace")
+
+
+def _declared_charset(head: bytes) -> str | None:
+    """The charset a ``<meta>`` declares, if Python knows it (UTF-16 declarations lie)."""
+    match = _META_CHARSET.search(head)
+    if match is None:
+        return None
+    try:
+        name = codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _article_document(html: str, url: str | None) -> str:
+    """The page's ``<head>`` and ``<article>`` as one small document, or a refusal.
+
+    Only these two parts are parsed: the rest of the page (menus, footer, sprites) is
+    never rendered, and leaving it out makes parsing several times faster. The check for
+    ``</article>`` is made on the raw text because an HTML parser closes open tags itself.
+    """
+    if not html or html.isspace():
+        raise NotAnEventPage("empty body", url)
+    if "\x00" in html[:_SNIFF_BYTES]:
+        raise NotAnEventPage("binary body (NUL bytes), not HTML", url)
+    opening = _ARTICLE_OPEN.search(html)
+    if opening is None:
+        raise NotAnEventPage(_no_article_reason(html), url)
+    closings = list(_ARTICLE_CLOSE.finditer(html, opening.end()))
+    if not closings:
+        raise NotAnEventPage("page cut off before </article>", url)
+    if "tabs_photo is-active" in html or "tabs_video is-active" in html:
+        raise NotAnEventPage("a photo or video tab of an event, not its text", url)
+    head_end = html.find("</head>", 0, opening.start())
+    head = html[: head_end + 7] if head_end >= 0 else ""
+    return head + html[opening.start() : closings[-1].end()]
+
+
+def _no_article_reason(html: str) -> str:
+    """Say what a page without an ``<article>`` most likely is."""
+    head = html[:_SNIFF_BYTES].lstrip().lower()
+    if head.startswith("<?xml") or "<feed" in head or "<rss" in head:
+        return "a feed, not an event page"
+    if 'class="photoset' in html or "tabs_photo is-active" in html:
+        return "the /photos tab of an event, not its text"
+    if "tabs_video is-active" in html:
+        return "the /videos tab of an event, not its text"
+    if "<html" not in head and "<body" not in head and "<!doctype" not in head:
+        return "not HTML (no <article>)"
+    if "captcha" in head or "challenge" in head:
+        return "a challenge page (no <article>)"
+    return "no <article> element (a listing, error or challenge page?)"
+
+
+def _find_article(tree: LexborHTMLParser, url: str | None) -> tuple[LexborNode, LexborNode]:
+    """The event article and its reading pane, or a refusal naming what is missing."""
+    article = tree.css_first("article")
+    if article is None:
+        raise NotAnEventPage("no <article> element", url)
+    content = article.css_first("div.read__content")
+    if content is None:
+        raise NotAnEventPage("no div.read__content in <article>", url)
+    if content.css_first("div.photoset") is not None:
+        raise NotAnEventPage("the /photos tab of an event, not its text", url)
+    return article, content
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _event_id(article: LexborNode, canonical: str | None) -> int | None:
+    match = _EVENT_ID.match((article.attrs.get("id") or "").strip())
+    if match is None and canonical:
+        match = _URL_ID.search(urlsplit(canonical).path)
+    return int(match.group(1)) if match else None
+
+
+def _language(tree: LexborHTMLParser, article: LexborNode) -> str | None:
+    """ "en" / "ru" from the article's inLanguage, else the ``<html lang>``."""
+    value = _attr(article.css_first('meta[itemprop="inLanguage"]'), "content")
+    if not value:
+        value = _attr(tree.css_first("html"), "lang")
+    return value.lower()[:2] or None
+
+
+def _canonical_url(
+    tree: LexborHTMLParser, language: str | None, event_id: int | None, url: str | None
+) -> str | None:
+    """og:url or the canonical link, else the given URL's path, on the site's own host."""
+    candidates = [
+        _attr(tree.css_first('meta[property="og:url"]'), "content"),
+        _attr(tree.css_first('link[rel="canonical"]'), "href"),
+        url,
+    ]
+    for candidate in candidates:
+        resolved = _on_site_host(candidate, language, event_id)
+        if resolved:
+            return resolved
+    categ = _attr(tree.css_first("a.read__categ"), "href")
+    if event_id is not None and categ.startswith("http"):
+        return _on_site_host(f"{categ.rstrip('/')}/{event_id}", language, event_id) or None
+    return None
+
+
+def _attr(node: LexborNode | None, name: str) -> str:
+    return (node.attrs.get(name) or "").strip() if node is not None else ""
+
+
+def _on_site_host(candidate: str | None, language: str | None, event_id: int | None) -> str:
+    """An absolute event URL moved onto the real site's host; "" when unusable."""
+    if not candidate or not candidate.startswith(("http://", "https://")):
+        return ""
+    parts = urlsplit(candidate)
+    path = re.sub(r"/(print|photos|videos|copy)/?$", "", parts.path.rstrip("/"))
+    if event_id is not None and not path.endswith(f"/{event_id}"):
+        return ""
+    host = (parts.hostname or "").lower()
+    if host == "kremlin.ru" or host.endswith(".kremlin.ru"):
+        return f"{parts.scheme}://{host}{path}"
+    base = _SITE_HOSTS.get(language or "")
+    return f"{base}{path}" if base else ""
+
+
+# --------------------------------------------------------------------------- entry point
+
 
 def parse_event_page(html: str | bytes, url: str | None = None) -> Transcript:
     """Render one event page. Raises NotAnEventPage (or another PageError) with the reason."""
-    raise NotAnEventPage("normalizer not implemented yet", url)
+    if isinstance(html, bytes | bytearray):
+        html = _decode_body(bytes(html), url)
+    tree = _parse(_article_document(html, url))
+    article, content = _find_article(tree, url)
+    transcript = _build(tree, article, content, url)
+    logger.debug(
+        "normalized event_id=%s lines=%d turns=%d",
+        transcript.event_id,
+        transcript.text.count("\n") + 1,
+        len(transcript.turns),
+    )
+    return transcript
+
+
+def _decode_body(data: bytes, url: str | None) -> str:
+    """Decode a fetched body, refusing binary data (NUL bytes outside UTF-16)."""
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not utf16 and b"\x00" in data[:_SNIFF_BYTES]:
+        raise NotAnEventPage("binary body (NUL bytes), not HTML", url)
+    return decode_html(data)
+
+
+def _parse(document: str) -> LexborHTMLParser:
+    """Parse with lexbor; text that cannot be encoded (lone surrogates) is replaced."""
+    try:
+        return LexborHTMLParser(document)
+    except UnicodeEncodeError:
+        return LexborHTMLParser(document.encode("utf-8", errors="replace"))
+
+
+def _build(
+    tree: LexborHTMLParser, article: LexborNode, content: LexborNode, url: str | None
+) -> Transcript:
+    """Assemble the Transcript of a checked article."""
+    rendered = _Renderer().render(content)
+    found = rendered.fields
+    if not found.title:
+        raise NotAnEventPage("event page without a title (h1)", url)
+    language = _language(tree, article)
+    canonical = _canonical_url(tree, language, _event_id(article, None), url)
+    return Transcript(
+        text="\n".join(rendered.lines),
+        event_id=_event_id(article, canonical),
+        url=canonical,
+        language=language,
+        title=found.title,
+        lead=found.lead,
+        date=found.date,
+        time=found.time,
+        place=found.place,
+        announcement=found.announcement,
+        tags=found.tags,
+        sections=found.sections,
+        published=found.published,
+        photo_count=found.photo_count,
+        turns=rendered.turns,
+        kind="announcement" if "announce" in _classes(article) else "event",
+    )
