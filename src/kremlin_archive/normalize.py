@@ -28,92 +28,24 @@ logger = logging.getLogger(__name__)
 #: Changes whenever the output for some page changes.
 NORMALIZER_VERSION = 1
 
-BLOCK_TAGS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "body",
-        "caption",
-        "center",
-        "dd",
-        "details",
-        "dialog",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "hr",
-        "html",
-        "legend",
-        "li",
-        "listing",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "plaintext",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-        "xmp",
-    ]
-)
+# fmt: off
+BLOCK_TAGS = frozenset((
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
+    "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
+    "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "legend", "li", "listing",
+    "main", "menu", "nav", "ol", "p", "plaintext", "pre", "section", "summary", "table",
+    "tbody", "tfoot", "thead", "tr", "ul", "xmp",
+))
+# fmt: on
 CELL_TAGS = frozenset(("td", "th"))
 BOLD_TAGS = frozenset(("b", "strong"))
-SKIPPED_TAGS = frozenset(
-    [
-        "area",
-        "audio",
-        "button",
-        "canvas",
-        "datalist",
-        "embed",
-        "head",
-        "iframe",
-        "img",
-        "input",
-        "link",
-        "map",
-        "meta",
-        "noscript",
-        "object",
-        "option",
-        "picture",
-        "script",
-        "select",
-        "source",
-        "style",
-        "svg",
-        "template",
-        "textarea",
-        "title",
-        "track",
-        "video",
-    ]
-)
+# fmt: off
+SKIPPED_TAGS = frozenset((
+    "area", "audio", "button", "canvas", "datalist", "embed", "head", "iframe", "img", "input",
+    "link", "map", "meta", "noscript", "object", "option", "picture", "script", "select",
+    "source", "style", "svg", "template", "textarea", "title", "track", "video",
+))
+# fmt: on
 HIDDEN_CLASSES = frozenset(
     ("hidden", "print_link_wrap", "slider__next", "slider__prev", "slider__description")
 )
