@@ -504,7 +504,9 @@ class BaseSite:
         return f"http://{self._server.server_address[0]}:{self.port}"
 
     def start(self) -> BaseSite:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
         return self
 

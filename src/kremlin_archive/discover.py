@@ -1,13 +1,40 @@
 """Pure: feed / listing HTML -> event references. No I/O.
 
-INTERFACE STUB: the fetching issue fills this in; the names below are the contract.
+Event pages are ``/events/president/<section>/<id>``; ``/acts/news/<id>`` and
+``/misc/<id>`` come back too, with ``kind`` "act" or "misc", and the caller decides whether
+it wants them. The id is the identity: one event listed under several sections is one page.
+
+Links are taken as they come: absolute on the canonical host, absolute on the host the page
+was fetched from (a mirror or replica), relative, or rewritten by ``wget --convert-links``
+(``../63911.html``, ``3.html``). The tab variants ``/print``, ``/photos`` and ``/videos``
+map onto the event itself, so a tab is never fetched as if it were the event page. Every
+URL returned is on the canonical site.
 """
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
 
 from .errors import FeedError
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+TAB_SUFFIXES = ("print", "photos", "videos")
+
+_EVENT_PATH = re.compile(
+    r"^/events/president/(?P<section>[a-z][a-z_-]*)/(?P<id>\d+)(?:/(?:print|photos|videos))?/?$"
+)
+_ACT_PATH = re.compile(r"^/acts/news/(?P<id>\d+)(?:/(?:print|photos|videos))?/?$")
+_MISC_PATH = re.compile(r"^/misc/(?P<id>\d+)(?:/(?:print|photos|videos))?/?$")
+_NOT_SECTIONS = frozenset(("page", "by-date", "calendar", "copy", "feed"))
+_DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_HTML_DOCTYPE = re.compile(rb"^\s*<!doctype\s+html", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
 
 @dataclass(frozen=True)
@@ -16,7 +43,7 @@ class EventRef:
 
     event_id: int
     url: str  # canonical, e.g. http://en.kremlin.ru/events/president/news/53016
-    section: str  # "news", "transcripts", … (as first seen)
+    section: str  # "news", "transcripts", … (as first seen); "acts" or "misc" for those
     kind: str = "event"  # "event", "act" or "misc"
 
 
@@ -26,6 +53,8 @@ class FeedEntry:
     title: str
     updated: str | None  # as given, e.g. 2020-08-27T20:09:44+04:00
     updated_utc: str | None  # ISO-8601 UTC, e.g. 2020-08-27T16:09:44Z
+    published: str | None = None  # as given
+    published_utc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,17 +69,191 @@ class ListingPage:
     next_url: str | None
 
 
+# --- URLs ---------------------------------------------------------------------------------
+
+
 def parse_event_url(url: str, canonical_url: str) -> EventRef | None:
     """The event a link points to, mapped onto the canonical site ``canonical_url``
-    (e.g. http://en.kremlin.ru); None for links that are not event pages."""
-    raise NotImplementedError
+    (e.g. http://en.kremlin.ru); None for links that are not event pages.
+
+    Only the path counts: whether the link's host belongs to the site is the caller's
+    question (``parse_feed`` and ``parse_listing`` keep links on the canonical host and on
+    the host the page came from). A relative ``url`` is taken against ``canonical_url``."""
+    base = canonical_url.rstrip("/")
+    path = _clean_path(urlsplit(urljoin(base + "/", url.strip())).path)
+    if match := _EVENT_PATH.match(path):
+        section = match["section"]
+        if section in _NOT_SECTIONS:
+            return None
+        event_id = int(match["id"])
+        return EventRef(event_id, f"{base}/events/president/{section}/{event_id}", section)
+    if match := _ACT_PATH.match(path):
+        return EventRef(int(match["id"]), f"{base}/acts/news/{match['id']}", "acts", "act")
+    if match := _MISC_PATH.match(path):
+        return EventRef(int(match["id"]), f"{base}/misc/{match['id']}", "misc", "misc")
+    return None
+
+
+def canonical_page_url(href: str, page_url: str, canonical_url: str) -> str | None:
+    """``href`` (found on ``page_url``) as a canonical URL, or None when it leads to
+    another host. wget's ``.html`` endings are dropped."""
+    absolute = urljoin(page_url, href.strip())
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or not _same_site(absolute, page_url, canonical_url):
+        return None
+    query = f"?{parts.query}" if parts.query else ""
+    return canonical_url.rstrip("/") + _clean_path(parts.path) + query
+
+
+def _clean_path(path: str) -> str:
+    """``/events/president/news/63911.html`` -> ``/events/president/news/63911``."""
+    if path.endswith(".html"):
+        path = path[: -len(".html")]
+    return re.sub(r"/{2,}", "/", path) or "/"
+
+
+def _host(url: str) -> str:
+    netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
+    netloc = netloc.removesuffix(":80")
+    return netloc.removeprefix("www.")
+
+
+def _same_site(url: str, page_url: str, canonical_url: str) -> bool:
+    return _host(url) in (_host(page_url), _host(canonical_url))
+
+
+def _ref_for_link(href: str, page_url: str, canonical_url: str) -> EventRef | None:
+    absolute = urljoin(page_url, href.strip())
+    if not _same_site(absolute, page_url, canonical_url):
+        return None
+    return parse_event_url(urlsplit(absolute).path, canonical_url)
+
+
+# --- Atom feeds ---------------------------------------------------------------------------
 
 
 def parse_feed(body: str | bytes, page_url: str, canonical_url: str) -> FeedPage:
-    """Entries of one Atom feed page. Raises FeedError when it is not a feed."""
-    raise FeedError("not implemented")
+    """Entries of one Atom feed page. Raises FeedError when it is not a feed.
+
+    A DOCTYPE or ENTITY declaration is refused outright (no entity expansion)."""
+    root = _feed_root(body, page_url)
+    entries = [_entry(node, page_url, canonical_url) for node in root.findall(f"{ATOM}entry")]
+    next_href = _link(root, "next")
+    next_url = canonical_page_url(next_href, page_url, canonical_url) if next_href else None
+    if next_url == canonical_page_url(page_url, page_url, canonical_url):
+        next_url = None  # a feed pointing at itself would loop
+    return FeedPage([e for e in entries if e is not None], next_url)
+
+
+def _feed_root(body: str | bytes, page_url: str) -> ET.Element:
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if _HTML_DOCTYPE.search(raw[:1024]):
+        raise FeedError(f"{page_url}: not a feed (an HTML page)")
+    if _DOCTYPE.search(raw):
+        raise FeedError(f"{page_url}: feed declares a DOCTYPE or entity; refused")
+    try:
+        root = ET.fromstring(_without_declared_encoding(body))
+    except ET.ParseError as exc:
+        raise FeedError(f"{page_url}: not a feed (XML error: {exc})") from None
+    if root.tag != f"{ATOM}feed":
+        raise FeedError(f"{page_url}: not an Atom feed (root element {root.tag!r})")
+    return root
+
+
+def _without_declared_encoding(body: str | bytes) -> str | bytes:
+    """A str with ``encoding="…"`` in its XML declaration is already decoded."""
+    if isinstance(body, bytes):
+        return body
+    return re.sub(r"^\s*<\?xml[^>]*\?>", "", body, count=1)
+
+
+def _link(node: ET.Element, rel: str) -> str | None:
+    for link in node.findall(f"{ATOM}link"):
+        if link.get("rel", "alternate") == rel and link.get("href"):
+            return link.get("href")
+    return None
+
+
+def _entry(node: ET.Element, page_url: str, canonical_url: str) -> FeedEntry | None:
+    href = _link(node, "alternate") or _text(node, "id")
+    ref = _ref_for_link(href, page_url, canonical_url) if href else None
+    if ref is None:
+        return None
+    updated = _text(node, "updated")
+    published = _text(node, "published")
+    return FeedEntry(
+        ref=ref,
+        title=" ".join((_text(node, "title") or "").split()),
+        updated=updated,
+        updated_utc=to_utc(updated),
+        published=published,
+        published_utc=to_utc(published),
+    )
+
+
+def _text(node: ET.Element, name: str) -> str | None:
+    child = node.find(f"{ATOM}{name}")
+    if child is None or child.text is None:
+        return None
+    return child.text.strip() or None
+
+
+def to_utc(stamp: str | None) -> str | None:
+    """``2020-08-27T20:09:44+04:00`` -> ``2020-08-27T16:09:44Z`` (by the given offset;
+    a stamp without one is taken as UTC). None when it is not a timestamp."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- listing pages ------------------------------------------------------------------------
 
 
 def parse_listing(body: str | bytes, page_url: str, canonical_url: str) -> ListingPage:
-    """Event links of one listing page (/events/president/news/page/N)."""
-    raise FeedError("not implemented")
+    """Event links of one listing page (/events/president/news/page/N), in page order,
+    one per event; the promoted box and the site menus are not part of the list."""
+    tree = LexborHTMLParser(_decode_html(body))
+    lister = tree.css_first("div.lister-page") or tree.css_first("#events")
+    if lister is None:
+        raise FeedError(f"{page_url}: not a listing page (no list of events)")
+    refs: dict[int, EventRef] = {}
+    for item in lister.css(".hentry"):
+        ref = _item_ref(item, page_url, canonical_url)
+        if ref is not None:
+            refs.setdefault(ref.event_id, ref)
+    return ListingPage(list(refs.values()), _listing_next(tree, page_url, canonical_url))
+
+
+def _item_ref(item, page_url: str, canonical_url: str) -> EventRef | None:
+    for link in item.css("a[href]"):
+        ref = _ref_for_link(link.attributes.get("href") or "", page_url, canonical_url)
+        if ref is not None:
+            return ref
+    return None
+
+
+def _listing_next(tree: LexborHTMLParser, page_url: str, canonical_url: str) -> str | None:
+    node = tree.css_first('a[rel="next"][href]') or tree.css_first('link[rel="next"][href]')
+    if node is None:
+        return None
+    next_url = canonical_page_url(node.attributes["href"] or "", page_url, canonical_url)
+    if next_url == canonical_page_url(page_url, page_url, canonical_url):
+        return None
+    return next_url
+
+
+def _decode_html(body: str | bytes) -> str:
+    if isinstance(body, str):
+        return body
+    match = _META_CHARSET.search(body[:8192])
+    charset = match[1].decode("ascii") if match else "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
