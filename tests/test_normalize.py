@@ -1,0 +1,518 @@
+"""The normalizer: real pages against hand-checked goldens, the reference example, refusals."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kremlin_archive.errors import KremlinArchiveError, NotAnEventPage
+from kremlin_archive.normalize import (
+    NORMALIZER_VERSION,
+    Transcript,
+    Turn,
+    clean_text,
+    parse_event_page,
+)
+
+TESTS = Path(__file__).parent
+GOLDEN = TESTS / "golden"
+FIXTURES = TESTS / "fixtures" / "pages"
+SHARED = Path(__file__).parents[2] / "shared"
+SHARED_HTML = SHARED / "kremlin-html"
+EXAMPLE = SHARED / "reference" / "transcript-example.txt"
+
+SHARED_EVENT_PAGES = sorted(
+    path.stem for path in GOLDEN.glob("en-news-*.txt") if not path.stem.startswith("en-transc")
+)
+FIXTURE_PAGES = sorted(path.stem for path in FIXTURES.glob("*.html"))
+NOT_EVENT_PAGES = {
+    "en-news-53016-photos.html": "photos",
+    "en-news-list-page-2-2020-08.html": "no <article>",
+    "en-news-by-date-04.10.2016.html": "no <article>",
+    "en-events-president-news-feed-2020-08-27.atom.xml": "feed",
+    "en-events-all-feed-2018-01-07.atom.xml": "feed",
+    "en-robots-2020-08.txt": "no <article>",
+}
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_HTML.is_dir(), reason=f"real pages not found at {SHARED_HTML}"
+)
+
+
+def shared_page(name: str) -> bytes:
+    return (SHARED_HTML / name).read_bytes()
+
+
+def golden(stem: str) -> str:
+    return (GOLDEN / f"{stem}.txt").read_text(encoding="utf-8")
+
+
+def fixture_page(stem: str) -> bytes:
+    return (FIXTURES / f"{stem}.html").read_bytes()
+
+
+# --------------------------------------------------------------------------- goldens
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.parametrize("stem", SHARED_EVENT_PAGES)
+def test_real_page_renders_its_golden_transcript(stem: str) -> None:
+    transcript = parse_event_page(shared_page(f"{stem}.html"))
+    assert transcript.text == golden(stem)
+
+
+@pytest.mark.parametrize("stem", FIXTURE_PAGES)
+def test_fixture_page_renders_its_golden_transcript(stem: str) -> None:
+    assert parse_event_page(fixture_page(stem)).text == golden(stem)
+
+
+@pytest.mark.parametrize("stem", SHARED_EVENT_PAGES + FIXTURE_PAGES)
+def test_golden_transcripts_follow_the_file_rules(stem: str) -> None:
+    text = golden(stem)
+    assert not text.endswith("\n")
+    assert "\n\n" not in text
+    assert "\u00a0" not in text and "\u00ad" not in text and "\u200b" not in text
+    assert text == unicodedata.normalize("NFC", text)
+    assert all(line == line.strip() and "  " not in line for line in text.split("\n"))
+
+
+@pytest.mark.shared
+@needs_shared
+def test_every_saved_page_is_either_golden_or_refused() -> None:
+    names = {p.name for p in SHARED_HTML.iterdir() if p.suffix in {".html", ".xml", ".txt"}}
+    covered = {f"{stem}.html" for stem in SHARED_EVENT_PAGES} | set(NOT_EVENT_PAGES)
+    assert names <= covered, f"pages without golden or refusal test: {names - covered}"
+
+
+# --------------------------------------------------------------------------- the example
+
+EXAMPLE_LEAD = (
+    "<div><p>Vladimir Putin met with President of\u00a0Kazakhstan Nursultan Nazarbayev, "
+    "who had arrived in\u00a0Moscow on\u00a0the\u00a0President of\u00a0Russia\u2019s "
+    "invitation.</p></div>"
+)
+NAZARBAYEV = (
+    '<a href="http://en.kremlin.ru/catalog/persons/43/events" class="person_tag read__tag">'
+    "<b>Nursultan Nazarbayev</b>"
+    '<span class="read__tooltip tooltip_person hidden masha-ignore"> '
+    '<span class="tooltip__text"> <span class="tooltip_title tooltip_link" '
+    'data-href="/catalog/persons/43/events">Nazarbayev Nursultan</span></span> </span></a>'
+)
+EXAMPLE_BODY = f"""<p>The meeting was timed to coincide with the\u00a020th anniversary
+of\u00a0the\u00a0signing of the Agreement on Friendship, Cooperation and Mutual Assistance
+and the 20th anniversary since the establishment of diplomatic ties between the Russian
+Federation and the Republic of Kazakhstan. Following the meeting, the two presidents issued
+a joint statement.</p><p>Later, Vladimir Putin and Nursultan Nazarbayev<br/>
+attended a gala concert at the Bolshoi Theatre.</p>
+<p><b>* * *</b></p><p><i>Beginning of meeting with President of Kazakhstan Nursultan Nazarbayev</i>
+</p><p><b>President of Russia Vladimir Putin:</b> Mr President, we saw each other just recently at
+the <a href="http://en.kremlin.ru/events/president/news/16486">Russia-Kazakhstan Interregional
+Cooperation Forum</a></p><p>I am very pleased that you have accepted our invitation and come to
+Moscow to continue our discussions on developing our bilateral political, trade and economic
+ties, to address issues pertaining to further integration \u2013 deepening integration \u2013 not
+just between our countries but throughout the entire post-Soviet space overall. We will have an
+excellent opportunity today to mark the anniversaries of major events, and this evening, we will
+discuss all these issues in more detail in an informal setting.</p><p>Welcome.</p>
+<div class="read__cut masha-ignore" role="complementary" aria-labelledby="1-cut"> <div class="cut">
+<h3 class="cut__title" id="1-cut">See also</h3> <div class="cut__description"> <a
+href="http://en.kremlin.ru/events/president/news/16486" class="cut__item" target="_blank">
+Russia-Kazakhstan Interregional Cooperation Forum</a> <div class="cut__date">September 19, 2012
+</div> </div> </div> </div><p><b>President of Kazakhstan </b>{NAZARBAYEV}: Thank you, Mr President,
+for your invitation.</p><p>I want to once again wish you a happy birthday. I wish you good health
+and hope you will be successful in carrying out all your plans for Russia.</p><p>We are marking
+the 20th anniversaries of our diplomatic ties and our framework agreement on friendship,
+cooperation and mutual assistance. At our discussion we came to realise that our relations serve
+as a model within the CIS. Questions of energy, space exploration, and our bilateral relations, as
+well as the Common Economic Space \u2013 this is just a short, brief list of our joint work and
+issues we are addressing.</p><p>The fact that 3,000 businesses are operating in Russia with
+participation by Kazakhstani capital, as well as 1,700 enterprises in Kazakhstan with Russian
+capital, speaks for itself. So we want to renew this major conversation on all the issues we just
+discussed, adapting to current needs and moving forward toward creating the Common Economic Space
+between Russia, Kazakhstan and Belarus.</p><p>This is our noble goal; we must resolve this matter
+properly, without rushing, in order to foster a true, integrated association, the best in the
+post-Soviet space.</p><p>Thank you for your attentive attitude toward all the matters that come up
+between our countries. We discussed this in Pavlodar, and talked it over today. I think that our
+cooperation and alliance will continue developing in a positive direction.</p><p><b>Vladimir
+Putin:</b> You know, what makes me particularly happy is that both Kazakhstan and Russia are oil
+and gas producers, but the structure of our trade does not have very many mutual purchases and
+sales of these products traditionally key to our economies; and still, our trade is growing,
+having hit a record last year. Twenty plus billion dollars \u2013 ultimately, that is a very good
+indicator. It speaks to the fact that everything pertaining to integration is working very
+efficiently.</p><p><b>Nursultan Nazarbayev:</b> Twenty-five billion dollars in turnover, and we
+have already reached half that in the first six months of this year. After the creation of the
+Customs Union trade has been growing by 30 percent per year. This is excellent and hadn\u2019t
+happened before.</p><p>New companies are emerging and cooperation is increasing, including in the
+military and technical sector. So we are very grateful. In Pavlodar, we discussed the issue of
+innovative, scientific and technical collaboration. This is very major, modern cooperation.</p>
+<p> &lt;\u2026&gt;</p> """
+
+
+def _replace_once(pattern: str, replacement: str, text: str) -> str:
+    """Replace one match of ``pattern``; fail loudly if the template changed."""
+    result, count = re.subn(pattern, lambda _: replacement, text, count=1, flags=re.S)
+    assert count == 1, f"template of 53016 has no match for {pattern!r}"
+    return result
+
+
+def build_example_page(template: str) -> str:
+    """Page 53016's own markup carrying the event of the example (October 9, 2012)."""
+    page = _replace_once(
+        r'(?<=id="read-lead">).*?(?=</div> <div class="read__meta">)', "", template
+    )
+    page = page.replace('id="read-lead">', f'id="read-lead">  {EXAMPLE_LEAD}  ', 1)
+    page = _replace_once(
+        r'datetime="2016-10-04" itemprop="datePublished">October 4, 2016',
+        'datetime="2012-10-09" itemprop="datePublished">October 9, 2012',
+        page,
+    )
+    page = _replace_once(r'"read__time">10:30<', '"read__time">18:40<', page)
+    page = _replace_once(r"<i></i>Astana</div>", "<i></i>The Kremlin, Moscow</div>", page)
+    page = _replace_once(
+        r'(?<=<div class="slider_overlay"></div> </div> </div>).*?(?=<div class="read__bottommeta)',
+        EXAMPLE_BODY,
+        page,
+    )
+    page = _replace_once(r'<li class="p-category"> <a href="[^"]*86/events".*?</li>', "", page)
+    return _replace_once(
+        r'<time datetime="2016-10-04">October 4, 2016, 10:30</time>',
+        '<time datetime="2012-10-09">October 9, 2012, 18:40</time>',
+        page,
+    )
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason=f"reference example not found at {EXAMPLE}")
+def test_example_event_in_the_53016_template_renders_the_reference_byte_for_byte() -> None:
+    template = shared_page("en-news-53016-meeting-nazarbayev-2016-10-04.html").decode("utf-8")
+    transcript = parse_event_page(build_example_page(template).encode("utf-8"))
+    assert transcript.text.encode("utf-8") == EXAMPLE.read_bytes()
+    assert transcript.date == "2012-10-09"
+    assert [t.speaker for t in transcript.turns] == [
+        "President of Russia Vladimir Putin",
+        "President of Kazakhstan Nursultan Nazarbayev",
+        "Vladimir Putin",
+        "Nursultan Nazarbayev",
+    ]
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@pytest.mark.shared
+@needs_shared
+def test_fields_of_a_transcript_page() -> None:
+    page = parse_event_page(shared_page("en-news-53016-meeting-nazarbayev-2016-10-04.html"))
+    assert (page.event_id, page.url, page.language) == (
+        53016,
+        "http://en.kremlin.ru/events/president/news/53016",
+        "en",
+    )
+    assert page.title == "Meeting with President of Kazakhstan Nursultan Nazarbayev"
+    assert page.lead == "Vladimir Putin met with President of Kazakhstan Nursultan Nazarbayev."
+    assert (page.date, page.time, page.place) == ("2016-10-04", "10:30", "Astana")
+    assert page.announcement is None and page.kind == "event"
+    assert page.tags == {
+        "Geography": ["Kazakhstan"],
+        "Topics": ["Foreign policy", "Regions"],
+        "Persons": ["Nazarbayev Nursultan"],
+    }
+    assert page.sections == ["News", "Transcripts"]
+    assert page.published == "October 4, 2016, 10:30"
+    assert page.photo_count == 5
+    assert len(page.turns) == 9
+    assert page.turns[0] == Turn(
+        "President of Kazakhstan Nursultan Nazarbayev",
+        "Mr Putin, I am very happy to see you here. Thank you for your visit.",
+    )
+    assert page.turns[-1].speaker == "Nursultan Nazarbayev"
+
+
+@pytest.mark.shared
+@needs_shared
+def test_announcement_has_its_line_and_no_date_fields() -> None:
+    page = parse_event_page(shared_page("en-news-17109-announcement-2012-12-10.html"))
+    assert page.kind == "announcement"
+    assert page.announcement == "Announcement, December 14, 2012"
+    assert (page.date, page.time, page.place) == (None, None, None)
+    assert page.sections == ["News", "Announcements"]
+
+
+@pytest.mark.shared
+@needs_shared
+def test_tags_folded_behind_more_are_listed_and_the_control_is_not() -> None:
+    page = parse_event_page(shared_page("en-news-17164-csto-summit-2012-12-19.html"))
+    assert page.tags["Persons"][-1] == "Sargsyan Serzh"
+    assert "1 more" not in page.text
+    assert "\nSargsyan Serzh\nPublication status" in page.text
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "en-news-17593-meeting-hollande-2013-02-28",
+        "en-news-17145-congratulations-nazarbayev-2012-12-16",
+    ],
+)
+def test_hidden_text_does_not_leak(stem: str) -> None:
+    text = parse_event_page(shared_page(f"{stem}.html")).text
+    for leak in (
+        "Background information",
+        "Direct link",
+        "en.kremlin.ru/d/",
+        "Hollande Francois\n1",
+    ):
+        assert leak not in text
+
+
+def test_russian_page_takes_every_label_from_the_page() -> None:
+    page = parse_event_page(fixture_page("ru-news-90001-meeting"))
+    assert page.language == "ru"
+    assert page.url == "http://kremlin.ru/events/president/news/90001"
+    assert page.text.startswith("События\n")
+    assert "\n1 из 3\nС Президентом Казахстана Нурсултаном Назарбаевым.\n" in page.text
+    assert page.tags == {
+        "География": ["Казахстан"],
+        "Темы": ["Внешняя политика"],
+        "Персоны": ["Назарбаев Нурсултан"],
+    }
+    assert page.sections == ["Новости", "Стенограммы"]
+    assert page.published == "9 октября 2012 года, 18:40"
+    assert page.turns[1] == Turn(
+        "Президент Казахстана Н.Назарбаев", "Спасибо за приглашение, Владимир Владимирович."
+    )
+    assert not re.search(r"\b(of|Events|Publication|See also)\b", page.text)
+
+
+def test_russian_page_in_windows_1251_renders_the_same() -> None:
+    utf8 = fixture_page("ru-news-90001-meeting")
+    cp1251 = utf8.decode("utf-8").replace('charset="utf-8"', 'charset="windows-1251"')
+    assert parse_event_page(cp1251.encode("cp1251")) == parse_event_page(utf8)
+
+
+def test_str_and_bom_prefixed_bytes_render_the_same() -> None:
+    raw = fixture_page("en-transcripts-90002-edge-cases")
+    expected = parse_event_page(raw)
+    assert parse_event_page(raw.decode("utf-8")) == expected
+    assert parse_event_page(b"\xef\xbb\xbf" + raw) == expected
+
+
+def test_edge_case_fields_and_turns() -> None:
+    page = parse_event_page(fixture_page("en-transcripts-90002-edge-cases"))
+    assert page.title == "Meeting on edge cases & otherthings"
+    assert (page.lead, page.place, page.date) == ("", None, "2014-01-20")
+    assert page.tags == {"Persons": ["Alpha Anna", "Beta Boris", "Gamma Gleb", "Delta Dina"]}
+    assert page.sections == ["Transcripts"]
+    assert page.turns == [
+        Turn("Vladimir Putin", "Good afternoon, BRICS colleagues.\nLet us begin."),
+        Turn("Question", "What about the roads?"),
+    ]
+
+
+def test_canonical_url_comes_from_the_page_not_the_replica_address() -> None:
+    raw = fixture_page("ru-news-90001-meeting").decode("utf-8")
+    page = parse_event_page(raw, "http://127.0.0.1:8000/events/president/news/90001")
+    assert page.url == "http://kremlin.ru/events/president/news/90001"
+    bare = re.sub(r'<meta property="og:url"[^>]*>|<link rel="canonical"[^>]*>', "", raw)
+    replica = parse_event_page(bare, "http://127.0.0.1:8000/events/president/news/90001/print")
+    assert replica.url == "http://kremlin.ru/events/president/news/90001"
+    assert parse_event_page(bare).url == "http://kremlin.ru/events/president/news/90001"
+
+
+def test_fields_are_json_ready_and_keep_turns_as_pairs() -> None:
+    page = parse_event_page(fixture_page("ru-news-90001-meeting"))
+    data = json.loads(json.dumps(page.to_dict(), ensure_ascii=False))
+    assert data["text"] == page.text
+    assert data["turns"][0] == ["В.Путин", page.turns[0].text]
+    assert "text" not in page.fields()
+    assert isinstance(page, Transcript)
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.parametrize("event", ["53016", "17758"])
+def test_print_variant_gives_the_same_transcript(event: str) -> None:
+    (page_path,) = (p for p in SHARED_HTML.glob(f"en-news-{event}-*.html") if "-20" in p.name)
+    page = parse_event_page(page_path.read_bytes())
+    printed = parse_event_page(shared_page(f"en-news-{event}-print.html"))
+    assert printed == page
+
+
+def test_text_cleaning_folds_space_and_drops_invisible_characters() -> None:
+    assert clean_text(" a\u00a0\tb\n c\u00ad\u200bd\u2060e\ufeff ") == "a b cde"
+    assert clean_text("Cafe\u0301") == "Caf\u00e9"
+
+
+def test_version_is_a_positive_int() -> None:
+    assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.parametrize("name", sorted(NOT_EVENT_PAGES))
+def test_pages_that_are_not_event_pages_are_refused_with_the_reason(name: str) -> None:
+    with pytest.raises(NotAnEventPage, match=re.escape(NOT_EVENT_PAGES[name])):
+        parse_event_page(shared_page(name))
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.5, 0.8, 0.97])
+def test_page_cut_off_before_the_end_of_the_article_is_refused(cut: float) -> None:
+    raw = fixture_page("ru-news-90001-meeting")
+    end = raw.index(b"</article>")
+    with pytest.raises(NotAnEventPage, match="cut off|no <article>"):
+        parse_event_page(raw[: int(end * cut)])
+
+
+def test_page_cut_after_the_article_still_renders() -> None:
+    raw = fixture_page("ru-news-90001-meeting")
+    whole = parse_event_page(raw)
+    assert parse_event_page(raw[: raw.index(b"</article>") + len(b"</article>")]) == whole
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty body"),
+        (b"  \n\t ", "empty body"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (
+            b"<html><head><title>Just a moment...</title></head><body>captcha</body></html>",
+            "challenge",
+        ),
+        (b"<html><body><h1>404 Not Found</h1></body></html>", "no <article>"),
+        (b'<html><body><article id="event-1"><p>x</p></article></body></html>', "read__content"),
+        (b'<article><div class="read__content"><p>no title</p></div></article>', "title"),
+    ],
+)
+def test_bodies_that_are_not_event_pages_are_refused(body: bytes, reason: str) -> None:
+    with pytest.raises(NotAnEventPage, match=re.escape(reason)) as caught:
+        parse_event_page(body, "http://en.kremlin.ru/events/president/news/1")
+    assert caught.value.url == "http://en.kremlin.ru/events/president/news/1"
+
+
+def test_photos_tab_is_refused_even_with_an_article() -> None:
+    raw = fixture_page("ru-news-90001-meeting").decode("utf-8")
+    tab = raw.replace('class="tabs_photo"', 'class="tabs_photo is-active"')
+    with pytest.raises(NotAnEventPage, match="photo"):
+        parse_event_page(tab)
+
+
+# --------------------------------------------------------------------------- robustness
+
+BASE = fixture_page("en-transcripts-90002-edge-cases").decode("utf-8")
+
+
+def _mutate(seed: int, kind: str) -> str | bytes:
+    rng = random.Random(seed)
+    if kind == "truncate":
+        return BASE[: rng.randrange(len(BASE))]
+    if kind == "shuffle":
+        chunks = BASE.split("<")
+        rng.shuffle(chunks)
+        return "<".join(chunks)
+    if kind == "nest":
+        depth = rng.choice([10, 1000, 20000])
+        tag = rng.choice(["div", "b", "p", "li", "span"])
+        return BASE.replace("<p>", f"<{tag}>" * depth + "<p>", 1)
+    if kind == "huge":
+        return BASE.replace("<p>", "<p>" + "word &amp; <i>x</i> " * rng.randrange(1, 50000), 1)
+    if kind == "encoding":
+        return BASE.encode(rng.choice(["utf-16", "latin-1", "cp1251", "utf-32"]), errors="replace")
+    raw = bytearray(BASE.encode("utf-8"))
+    for _ in range(rng.randrange(1, 50)):
+        raw[rng.randrange(len(raw))] = rng.randrange(256)
+    return bytes(raw)
+
+
+def _parses_or_refuses(body: str | bytes) -> None:
+    try:
+        transcript = parse_event_page(body)
+    except KremlinArchiveError:
+        return
+    assert isinstance(transcript.text, str) and transcript.text
+    assert "\n\n" not in transcript.text
+
+
+@settings(max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    kind=st.sampled_from(["truncate", "shuffle", "nest", "huge", "encoding", "bytes"]),
+)
+def test_mutated_pages_parse_or_raise_the_projects_error(seed: int, kind: str) -> None:
+    _parses_or_refuses(_mutate(seed, kind))
+
+
+@settings(max_examples=40, deadline=2000)
+@given(body=st.one_of(st.binary(max_size=2000), st.text(max_size=2000)))
+def test_arbitrary_bodies_parse_or_raise_the_projects_error(body: str | bytes) -> None:
+    _parses_or_refuses(body)
+
+
+@settings(max_examples=40, deadline=2000)
+@given(
+    inner=st.text(alphabet=st.sampled_from(list("<>/=\"' abpdivlsn&;#\u00a0\u00ad")), max_size=400)
+)
+def test_arbitrary_markup_inside_a_real_article_parses(inner: str) -> None:
+    body = BASE.replace("<p>&lt;", inner + "<p>&lt;", 1)
+    _parses_or_refuses(body)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli():
+    cli = pytest.importorskip("kremlin_archive.cli")
+    if "normalize" not in getattr(cli.main, "commands", {}):
+        pytest.skip("the normalize command is not wired into the CLI yet")
+    from click.testing import CliRunner
+
+    return cli.main, CliRunner()
+
+
+def test_cli_prints_the_transcript_of_a_file() -> None:
+    main, runner = _cli()
+    path = FIXTURES / "ru-news-90001-meeting.html"
+    result = runner.invoke(main, ["normalize", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == golden("ru-news-90001-meeting") + "\n"
+
+
+def test_cli_prints_fields_and_text_as_json() -> None:
+    main, runner = _cli()
+    path = FIXTURES / "ru-news-90001-meeting.html"
+    result = runner.invoke(main, ["normalize", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["text"] == golden("ru-news-90001-meeting")
+    assert data["event_id"] == 90001 and data["language"] == "ru"
+
+
+def test_cli_reads_standard_input() -> None:
+    main, runner = _cli()
+    raw = fixture_page("en-transcripts-90002-edge-cases")
+    result = runner.invoke(main, ["normalize", "-"], input=raw)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == golden("en-transcripts-90002-edge-cases") + "\n"
+
+
+def test_cli_refuses_a_cut_page_with_the_reason(tmp_path: Path) -> None:
+    main, runner = _cli()
+    raw = fixture_page("ru-news-90001-meeting")
+    cut = tmp_path / "cut.html"
+    cut.write_bytes(raw[: raw.index(b"</article>")])
+    result = runner.invoke(main, ["normalize", str(cut)])
+    assert result.exit_code != 0
+    assert "cut off before </article>" in result.output
