@@ -571,11 +571,14 @@ def _on_site_host(candidate: str | None, language: str | None, event_id: int | N
     """An absolute event URL moved onto the real site's host; "" when unusable."""
     if not candidate or not candidate.startswith(("http://", "https://")):
         return ""
-    parts = urlsplit(candidate)
+    try:
+        parts = urlsplit(candidate)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. a broken "[...]" host: not a usable URL
+        return ""
     path = re.sub(r"/(print|photos|videos|copy)/?$", "", parts.path.rstrip("/"))
     if event_id is not None and not path.endswith(f"/{event_id}"):
         return ""
-    host = (parts.hostname or "").lower()
     if host == "kremlin.ru" or host.endswith(".kremlin.ru"):
         return f"{parts.scheme}://{host}{path}"
     base = _SITE_HOSTS.get(language or "")
