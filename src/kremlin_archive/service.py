@@ -1,0 +1,388 @@
+"""The background service: APScheduler jobs, run lock, signals.
+
+``serve`` runs one ``BlockingScheduler`` with two jobs on ONE worker thread, so they never
+overlap and keep to the same politeness limits::
+
+    poll      every schedule.poll_interval (+ up to poll_jitter): discover and archive new pages
+    recheck   every schedule.recheck_interval: re-fetch at most recheck_batch pages that are
+              due by age (young pages often, recent ones daily, old ones monthly), the ones
+              checked longest ago first, so the load spreads over the day
+
+Each job is one crawl (``crawl.run_crawl``) under the database's run lock, recorded in the
+runs table. A job that fails is logged and recorded (also when it failed before the crawl
+could record it: lock held, host unreachable) and the service goes on. SIGTERM / SIGINT
+finish the page in hand, record the run and end the service with exit status 0.
+
+While it runs, the service keeps ``<db>.service.json`` (pid and next run times) for
+``status``, and holds ``<db>.service.lock`` so that only one service serves a database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .archive import Archive
+from .config import Config, ScheduleConfig
+from .crawl import CrawlOptions, CrawlResult, run_crawl
+from .errors import KremlinArchiveError, RunLockHeld
+
+logger = logging.getLogger(__name__)
+
+JOBS = ("poll", "recheck")
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Clock = Callable[[], datetime]
+Crawl = Callable[..., CrawlResult]
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def parse_stamp(stamp: str | None) -> datetime | None:
+    """An ISO-8601 stamp or day as an aware UTC datetime (a bare day or time counts as UTC)."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# the recheck policy ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecheckCandidate:
+    """What the policy needs to know of one archived page."""
+
+    site: str  # canonical host
+    event_id: int
+    born_at: str | None  # the event's date, else when the archive first saw the page
+    last_checked_at: str | None
+    gone: bool = False
+
+
+def recheck_every(age: timedelta | None, schedule: ScheduleConfig, gone: bool = False) -> timedelta:
+    """How often a page of this age is re-fetched: edits come mostly soon after publication.
+    A page of unknown age, and a gone page (it may come back), go at the slowest rate."""
+    hours = schedule.recheck_old_every
+    if age is not None and not gone:
+        if age < timedelta(days=schedule.recheck_young_days):
+            hours = schedule.recheck_young_every
+        elif age < timedelta(days=schedule.recheck_recent_days):
+            hours = schedule.recheck_recent_every
+    return timedelta(hours=hours)
+
+
+def is_due(page: RecheckCandidate, now: datetime, schedule: ScheduleConfig) -> bool:
+    checked = parse_stamp(page.last_checked_at)
+    if checked is None:
+        return True
+    born = parse_stamp(page.born_at)
+    age = max(now - born, timedelta(0)) if born else None
+    return now - checked >= recheck_every(age, schedule, page.gone)
+
+
+def recheck_due(
+    pages: Iterable[RecheckCandidate], now: datetime, schedule: ScheduleConfig
+) -> list[RecheckCandidate]:
+    """The pages due for a recheck at ``now``, never-checked and longest-unchecked first,
+    at most ``schedule.recheck_batch`` of them."""
+    due = [p for p in pages if is_due(p, now, schedule)]
+    due.sort(key=lambda p: (parse_stamp(p.last_checked_at) or EPOCH, p.site, p.event_id))
+    return due[: schedule.recheck_batch]
+
+
+# the schedule ----------------------------------------------------------------------------
+
+
+def build_triggers(schedule: ScheduleConfig, now: datetime) -> dict[str, IntervalTrigger]:
+    """One interval trigger per job, counted from ``now``; a recheck_interval of 0 turns
+    the recheck job off."""
+    triggers = {
+        "poll": IntervalTrigger(
+            seconds=schedule.poll_interval,
+            start_date=now,
+            timezone=UTC,
+            jitter=schedule.poll_jitter or None,
+        )
+    }
+    if schedule.recheck_interval > 0:
+        triggers["recheck"] = IntervalTrigger(
+            seconds=schedule.recheck_interval, start_date=now, timezone=UTC
+        )
+    return triggers
+
+
+def job_options(schedule: ScheduleConfig) -> dict[str, Any]:
+    """One instance at a time; runs missed while busy or asleep collapse into one, and a
+    run later than the grace time is skipped (the next one comes)."""
+    grace = max(1, round(schedule.misfire_grace))
+    return {"max_instances": 1, "coalesce": True, "misfire_grace_time": grace}
+
+
+# the service -----------------------------------------------------------------------------
+
+
+class Service:
+    """The scheduler, its two jobs and the stop flag the signal handlers set.
+
+    ``crawl`` and ``now`` are injected so tests can run the jobs without network or clock."""
+
+    def __init__(self, config: Config, *, crawl: Crawl = run_crawl, now: Clock = utc_clock):
+        self.config = config
+        self.crawl = crawl
+        self.now = now
+        self.stop = threading.Event()
+        self.started_at = format_stamp(now())
+        self.executor = ThreadPoolExecutor(max_workers=1)  # the jobs never overlap
+        self.scheduler = BlockingScheduler(executors={"default": self.executor}, timezone=UTC)
+        self._state_lock = threading.Lock()
+
+    @property
+    def state_file(self) -> Path:
+        return state_path(self.config.database.path)
+
+    def add_jobs(self) -> None:
+        now = self.now()
+        options = job_options(self.config.schedule)
+        for name, trigger in build_triggers(self.config.schedule, now).items():
+            job = getattr(self, f"run_{name}")
+            self.scheduler.add_job(job, trigger, id=name, name=name, next_run_time=now, **options)
+        mask = EVENT_SCHEDULER_STARTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+        self.scheduler.add_listener(self._on_event, mask)
+
+    # the jobs
+
+    def run_poll(self) -> CrawlResult | None:
+        return self._run_job("poll", CrawlOptions(trigger="poll"))
+
+    def run_recheck(self) -> CrawlResult | None:
+        due = self.due_rechecks()
+        if not due:
+            logger.info("recheck nothing due")
+            return None
+        refs = tuple((p.site, p.event_id) for p in due)
+        return self._run_job(
+            "recheck", CrawlOptions(discover=False, recheck=refs, trigger="recheck")
+        )
+
+    def due_rechecks(self) -> list[RecheckCandidate]:
+        db = self.config.database
+        if self.stop.is_set() or not db.path.exists():
+            return []
+        with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+            pages = load_recheck_candidates(archive)
+        return recheck_due(pages, self.now(), self.config.schedule)
+
+    def _run_job(self, trigger: str, options: CrawlOptions) -> CrawlResult | None:
+        if self.stop.is_set():
+            return None
+        started_at = format_stamp(self.now())
+        logger.info("job started job=%s pages=%d", trigger, len(options.recheck))
+        try:
+            result = self.crawl(self.config, options, stop=self.stop)
+        except Exception as exc:
+            _log_failure(trigger, exc)
+            record_failed_run(self.config, trigger, started_at, exc, self.now)
+            return None
+        logger.info("job finished job=%s %s", trigger, _facts(result))
+        return result
+
+    # scheduler events, the state file and signals
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, JobExecutionEvent) and event.exception is not None:
+            logger.error("job raised job=%s error=%r", event.job_id, event.exception)
+        elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
+            logger.warning(
+                "job missed job=%s scheduled_at=%s", event.job_id, event.scheduled_run_time
+            )
+        self.write_state()
+
+    def next_runs(self) -> dict[str, str | None]:
+        runs = {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+        return {name: format_stamp(at) if at else None for name, at in runs.items()}
+
+    def write_state(self) -> None:
+        if self.stop.is_set():
+            return
+        state = {"pid": os.getpid(), "started_at": self.started_at, "next_run_at": self.next_runs()}
+        with self._state_lock:
+            write_state(self.state_file, state)
+
+    def request_stop(self, signum: int, frame: object = None) -> None:
+        """Signal handler: let the page in hand finish, then end the scheduler."""
+        name = signal.Signals(signum).name
+        if self.stop.is_set():
+            logger.warning("already stopping signal=%s (finishing the page in hand)", name)
+            return
+        logger.info("stop requested signal=%s", name)
+        self.stop.set()
+        self.scheduler.shutdown(wait=False)
+
+    def serve(self) -> None:
+        """Run until a signal: the jobs, then the job in hand to its end, then tidy up."""
+        self.add_jobs()
+        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            logger.info("service started pid=%d db=%s", os.getpid(), self.config.database.path)
+            self.scheduler.start()
+            self.executor.shutdown(wait=True)  # the job in hand finishes its page and records
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.state_file.unlink(missing_ok=True)
+        logger.info("service stopped pid=%d", os.getpid())
+
+
+def run_service(config: Config) -> None:
+    """``kremlin-archive serve``: one service per database, until SIGTERM or SIGINT."""
+    config.database.path.parent.mkdir(parents=True, exist_ok=True)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    with hold_service_lock(config.database.path):
+        Service(config).serve()
+
+
+def _log_failure(trigger: str, exc: Exception) -> None:
+    if isinstance(exc, KremlinArchiveError):
+        logger.error("job failed job=%s error=%s: %s", trigger, type(exc).__name__, exc)
+    else:
+        logger.exception("job failed job=%s error=%s", trigger, type(exc).__name__)
+
+
+def _facts(result: CrawlResult) -> str:
+    facts = " ".join(f"{k}={v}" for k, v in result.counts().items())
+    return facts + (f" stopped={'; '.join(result.stopped)!r}" if result.stopped else "")
+
+
+# the runs table, as the service reads and completes it -----------------------------------
+
+
+def record_failed_run(
+    config: Config, trigger: str, started_at: str, exc: Exception, now: Clock = utc_clock
+) -> None:
+    """Record a job that failed before its crawl could record itself (lock held, host
+    unreachable, database unusable), so ``status`` shows it. Never raises: it is logged."""
+    db = config.database
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+            if run_recorded_since(archive, trigger, started_at, os.getpid()):
+                return
+            run_id = archive.start_run(trigger, started_at)
+            archive.finish_run(run_id, format_stamp(now()), {}, error)
+    except Exception as record_exc:
+        logger.error("run not recorded job=%s error=%r", trigger, record_exc)
+
+
+def run_recorded_since(archive: Archive, trigger: str, started_at: str, pid: int) -> bool:
+    """Did this process record a ``trigger`` run since ``started_at``? (The service's jobs
+    run one at a time, so such a run is the job's own.)"""
+    sql = "select count(*) from runs where trigger = ? and pid = ? and started_at >= ?"
+    return bool(_read(archive).execute(sql, [trigger, pid, started_at]).fetchone()[0])
+
+
+def load_recheck_candidates(archive: Archive) -> list[RecheckCandidate]:
+    """Every archived page with its age and when it was last checked."""
+    rows = _read(archive).execute(
+        "select site, event_id, coalesce(published_at, first_seen_at), last_checked_at,"
+        " status = 'gone' from pages"
+    )
+    return [RecheckCandidate(s, int(i), born, checked, bool(g)) for s, i, born, checked, g in rows]
+
+
+def _read(archive: Archive) -> Any:
+    """The archive's read connection (sqlite3-compatible ``execute``)."""
+    db = archive.db
+    return getattr(db, "conn", db)
+
+
+# the state file and the service lock -----------------------------------------------------
+
+
+def state_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".service.json")
+
+
+def service_lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".service.lock")
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Replace the state file in one step, so a reader never sees half of it."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The running service's state, or None when no live service wrote it."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def hold_service_lock(db_path: Path) -> Iterator[None]:
+    """One service per database (``flock`` on ``<db>.service.lock``; the kernel frees it
+    when the holder dies, so a killed service's lock is simply taken over)."""
+    path = service_lock_path(db_path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(errors="replace").strip() or "unknown holder"
+            raise RunLockHeld(
+                f"a service is already running on this database ({holder}); stop it first "
+                f"(lock file {path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid={os.getpid()} since={format_stamp(utc_clock())}\n".encode())
+        yield
+    finally:
+        os.close(fd)
