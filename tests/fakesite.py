@@ -406,7 +406,7 @@ def render_listing(pages: list[FakePage], number: int, promoted: FakePage | None
 class RequestRecord:
     """One request as the server saw it."""
 
-    time: float  # time.monotonic() on arrival
+    time: float  # site.clock() on arrival (time.monotonic unless a test swapped it)
     method: str
     path: str
     headers: dict[str, str]
@@ -488,6 +488,7 @@ class BaseSite:
         self._faults: list[Fault] = []
         self._random: tuple[float, random.Random, tuple[Fault, ...], str] | None = None
         self.raw: dict[str, Reply] = {}
+        self.clock = time.monotonic  # stamps the request log; tests may swap in a fake clock
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.site = self  # type: ignore[attr-defined]
@@ -588,7 +589,7 @@ class BaseSite:
         path = urlsplit(handler.path).path
         headers = {k: v for k, v in handler.headers.items()}
         fault = self._take_fault(path)
-        record = RequestRecord(time.monotonic(), handler.command, handler.path, headers, None)
+        record = RequestRecord(self.clock(), handler.command, handler.path, headers, None)
         with self._lock:
             self._requests.append(replace(record, fault=fault.kind if fault else None))
         try:

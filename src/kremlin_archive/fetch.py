@@ -1,15 +1,70 @@
 """The only module that talks to the network: session, politeness, retries, conditional GET.
 
-INTERFACE STUB: the fetching issue fills this in; the names below are the contract.
+One ``Fetcher`` per run holds one ``requests.Session`` and the politeness state per host:
+the time of the last request (the next one waits ``delay`` + up to ``jitter`` seconds),
+the parsed robots.txt (fetched once), and the circuit breaker (``breaker_threshold``
+consecutive 403/429 answers, or one captcha/challenge page, open it for good: every later
+request to that host raises ``HostBlocked`` without touching the network).
+
+Only the configured hosts (each site's canonical and mirror address) are fetched.
+Redirects are followed by hand, on the same host only, at most ``MAX_REDIRECTS`` times.
+Connection errors, timeouts, cut bodies, 5xx and 429 are retried ``retries`` times,
+waiting ``backoff`` seconds doubled each time (``Retry-After`` when longer), never more than
+``max_backoff``. robots.txt: a 4xx or an unreachable robots.txt allows everything; a 5xx
+after the retries disallows everything (RFC 9309, 2.3.1.4).
 """
 
 from __future__ import annotations
 
+import codecs
+import logging
+import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
-from .config import Config
+import requests
+
+from .config import Config, FetchConfig
+from .errors import (
+    FetchError,
+    ForeignRedirect,
+    HostBlocked,
+    HostUnreachable,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    TruncatedResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+PAGE_STATUSES = frozenset((200, 304, 404, 410))
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+REFUSAL_STATUSES = frozenset((403, 429))
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 64 * 1024
+SNIFF_BYTES = 8192
+CHALLENGE_MARKERS = (
+    "ddos-guard",
+    "captcha",
+    "checking your browser",
+    "access denied",
+    "are you a robot",
+    "cf-chl-",
+    "just a moment...",
+)
+CHALLENGE_MAX_BYTES = 20_000  # below this, a marker anywhere counts; above, only in <title>
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -24,8 +79,24 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Transient(Exception):
+    """A failure worth retrying: nothing, or not all, came back."""
+
+    def __init__(self, reason: str, truncated: bool = False) -> None:
+        super().__init__(reason)
+        self.truncated = truncated
+
+
+@dataclass(frozen=True)
+class _Raw:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 class Fetcher:
-    """Polite HTTP for one run. ``sleep`` and ``clock`` are injectable so tests never wait."""
+    """Polite HTTP for one run. ``sleep`` and ``clock`` are injectable so tests never wait;
+    ``rng`` draws the jitter."""
 
     def __init__(
         self,
@@ -33,29 +104,344 @@ class Fetcher:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
+        self.settings: FetchConfig = config.fetch
         self.sleep = sleep
         self.clock = clock
+        self.rng = rng or random.Random()
         self.requests_sent = 0
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": self.settings.user_agent})
+        self.hosts = _configured_hosts(config)
+        self._last_request: dict[str, float] = {}
+        self._robots: dict[str, RobotFileParser] = {}
+        self._refusals: dict[str, int] = {}
+        self._blocked: dict[str, str] = {}
+
+    # the public side ---------------------------------------------------------------------
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> Response:
         """GET ``url`` politely. Returns 200/304/404/410; raises FetchError otherwise."""
-        raise NotImplementedError
+        self._check_allowed(url)
+        headers = _conditional_headers(etag, last_modified)
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_robots(current)
+            raw = self._get(current, headers)
+            if raw.status not in REDIRECT_STATUSES:
+                return self._finish(url, raw)
+            current = self._redirect_target(current, raw)
+        raise HTTPStatusError(f"more than {MAX_REDIRECTS} redirects from {url}", url, 310)
 
     def check_host(self, base_url: str) -> None:
         """Make sure the host of ``base_url`` answers at all, before a run touches the
         archive: fetches (and caches) its robots.txt even where robots are not honoured.
         Raises HostUnreachable, naming the host, when nothing comes back after retries."""
-        raise NotImplementedError
+        self._check_allowed(base_url)
+        self._robots_for(base_url, strict=True)
 
     def close(self) -> None:
-        pass
+        self.session.close()
 
     def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # hosts, robots, redirects ------------------------------------------------------------
+
+    def _check_allowed(self, url: str) -> None:
+        host = _netloc(url)
+        if host not in self.hosts:
+            known = ", ".join(sorted(self.hosts))
+            raise FetchError(f"{url}: host {host} is not a configured site ({known})", url)
+        if host in self._blocked:
+            raise HostBlocked(f"{host} blocked: {self._blocked[host]}", url)
+
+    def _check_robots(self, url: str) -> None:
+        if not self.settings.robots:
+            return
+        robots = self._robots_for(url, strict=False)
+        if not robots.can_fetch(self.settings.user_agent, url):
+            raise RobotsDisallowed(f"robots.txt of {_netloc(url)} disallows {url}", url)
+
+    def _robots_for(self, url: str, *, strict: bool) -> RobotFileParser:
+        host = _netloc(url)
+        if host not in self._robots:
+            self._robots[host] = self._fetch_robots(_origin(url) + "/robots.txt", strict)
+        return self._robots[host]
+
+    def _fetch_robots(self, robots_url: str, strict: bool) -> RobotFileParser:
+        parser = RobotFileParser(robots_url)
+        try:
+            raw = self._get(robots_url, {})
+            for _ in range(MAX_REDIRECTS):
+                if raw.status not in REDIRECT_STATUSES:
+                    break
+                robots_url = self._redirect_target(robots_url, raw)
+                raw = self._get(robots_url, {})
+        except HostUnreachable:
+            if strict:
+                raise
+            logger.warning("robots unreachable url=%s: allowing all", robots_url)
+            parser.allow_all = True
+            return parser
+        except (TruncatedResponse, ForeignRedirect, ResponseTooLarge) as exc:
+            logger.warning("robots unreadable url=%s error=%s: allowing all", robots_url, exc)
+            parser.allow_all = True
+            return parser
+        return _parse_robots(parser, raw)
+
+    def _redirect_target(self, url: str, raw: _Raw) -> str:
+        location = raw.headers.get("location")
+        if not location:
+            raise HTTPStatusError(f"{url}: redirect without Location", url, raw.status)
+        target = urljoin(url, location)
+        if _netloc(target) != _netloc(url) or urlsplit(target).scheme not in ("http", "https"):
+            raise ForeignRedirect(f"{url} redirects to another host: {target}", url)
+        logger.info("redirected url=%s to=%s status=%s", url, target, raw.status)
+        return target
+
+    # one GET with retries ----------------------------------------------------------------
+
+    def _get(self, url: str, headers: dict[str, str]) -> _Raw:
+        """One GET, retried on transient failures; the breaker sees every answer."""
+        host = _netloc(url)
+        attempt = 0
+        while True:
+            try:
+                raw = self._send(url, headers)
+            except _Transient as exc:
+                if attempt >= self.settings.retries:
+                    raise _gave_up(url, host, exc, attempt) from None
+                self._wait_retry(url, attempt, str(exc), None)
+                attempt += 1
+                continue
+            self._note_answer(url, host, raw.status)
+            if raw.status in RETRY_STATUSES and attempt < self.settings.retries:
+                retry_after = _retry_after(raw.headers.get("retry-after"))
+                self._wait_retry(url, attempt, f"HTTP {raw.status}", retry_after)
+                attempt += 1
+                continue
+            return raw
+
+    def _wait_retry(self, url: str, attempt: int, reason: str, retry_after: float | None) -> None:
+        wait = self.settings.backoff * (2**attempt)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        wait = min(wait, self.settings.max_backoff)
+        logger.warning(
+            "retrying url=%s attempt=%d wait=%.1f reason=%s", url, attempt + 1, wait, reason
+        )
+        self.sleep(wait)
+
+    def _note_answer(self, url: str, host: str, status: int) -> None:
+        if status not in REFUSAL_STATUSES:
+            self._refusals[host] = 0
+            return
+        self._refusals[host] = self._refusals.get(host, 0) + 1
+        if self._refusals[host] >= max(1, self.settings.breaker_threshold):
+            self._block(url, host, f"{self._refusals[host]} consecutive 403/429 answers")
+
+    def _block(self, url: str, host: str, reason: str) -> None:
+        self._blocked[host] = reason
+        logger.warning("host blocked host=%s reason=%s", host, reason)
+        raise HostBlocked(f"{host} blocked: {reason}", url)
+
+    def _send(self, url: str, headers: dict[str, str]) -> _Raw:
+        host = _netloc(url)
+        self._wait_turn(host)
+        self.requests_sent += 1
+        try:
+            response = self.session.get(
+                url,
+                headers=headers,
+                timeout=self.settings.timeout,
+                allow_redirects=False,
+                stream=True,
+                proxies=_proxies(self.settings.proxy),
+            )
+        except requests.Timeout as exc:
+            raise _Transient(f"no answer within {self.settings.timeout}s ({exc})") from None
+        except requests.ConnectionError as exc:
+            raise _Transient(f"connection failed ({_short(exc)})") from None
+        finally:
+            self._last_request[host] = self.clock()
+        try:
+            body = self._read_body(url, response)
+        finally:
+            response.close()
+            self._last_request[host] = self.clock()
+        return _Raw(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
+
+    def _wait_turn(self, host: str) -> None:
+        last = self._last_request.get(host)
+        if last is None:
+            return
+        gap = self.settings.delay + self.rng.uniform(0, self.settings.jitter)
+        wait = last + gap - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _read_body(self, url: str, response: requests.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = _content_length(response)
+        if declared is not None and declared > cap:
+            raise ResponseTooLarge(f"{url}: Content-Length {declared} > {cap} bytes", url)
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > cap:
+                    raise ResponseTooLarge(f"{url}: body passed {cap} bytes", url)
+                chunks.append(chunk)
+        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
+            raise _Transient(f"body cut after {size} bytes ({_short(exc)})", True) from None
+        body = b"".join(chunks)
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if declared is not None and not encoded and len(body) < declared:
+            raise _Transient(f"body cut: {len(body)} of {declared} bytes", True)
+        return body
+
+    # the answer --------------------------------------------------------------------------
+
+    def _finish(self, url: str, raw: _Raw) -> Response:
+        logger.info("fetched url=%s status=%s bytes=%d", url, raw.status, len(raw.body))
+        if raw.status not in PAGE_STATUSES:
+            raise HTTPStatusError(f"{url}: HTTP {raw.status}", url, raw.status)
+        text = "" if raw.status == 304 else decode_body(raw.body, raw.headers.get("content-type"))
+        response = Response(
+            url=url,
+            status=raw.status,
+            body=raw.body,
+            text=text,
+            etag=raw.headers.get("etag"),
+            last_modified=raw.headers.get("last-modified"),
+            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            headers=raw.headers,
+        )
+        marker = looks_blocked(response)
+        if marker:
+            self._block(url, _netloc(url), f"challenge page ({marker!r}) instead of {url}")
+        return response
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def looks_blocked(response: Response) -> str | None:
+    """The challenge marker of a 200 captcha / DDoS-protection / access-denied page, or
+    None. Only clear signals: a marker in the <title>, or anywhere in a small HTML page."""
+    if response.status != 200 or "html" not in response.headers.get("content-type", "html"):
+        return None
+    text = response.text
+    title = _TITLE.search(text[:SNIFF_BYTES])
+    where = title[1] if title else ""
+    if len(response.body) < CHALLENGE_MAX_BYTES:
+        where = text
+    lowered = where.lower()
+    return next((m for m in CHALLENGE_MARKERS if m in lowered), None)
+
+
+def decode_body(body: bytes, content_type: str | None) -> str:
+    """Text of ``body`` by the charset of Content-Type, else of a <meta> or the XML
+    declaration, else UTF-8; undecodable bytes become U+FFFD."""
+    charset = _header_charset(content_type) or _sniffed_charset(body) or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    return body.decode(charset, errors="replace")
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", content_type, re.I)
+    return match[1] if match else None
+
+
+def _sniffed_charset(body: bytes) -> str | None:
+    head = body[:SNIFF_BYTES]
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    return match[1].decode("ascii") if match else None
+
+
+def _parse_robots(parser: RobotFileParser, raw: _Raw) -> RobotFileParser:
+    if raw.status == 200:
+        parser.parse(decode_body(raw.body, raw.headers.get("content-type")).splitlines())
+    elif raw.status >= 500:
+        logger.warning("robots failed url=%s status=%s: disallowing all", parser.url, raw.status)
+        parser.disallow_all = True
+    else:
+        parser.allow_all = True
+    return parser
+
+
+def _gave_up(url: str, host: str, exc: _Transient, attempt: int) -> FetchError:
+    tries = f"after {attempt + 1} attempt{'s' if attempt else ''}"
+    if exc.truncated:
+        return TruncatedResponse(f"{url}: {exc} {tries}", url)
+    return HostUnreachable(f"{host} unreachable: {exc} {tries}", url)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _proxies(proxy: str) -> dict[str, str] | None:
+    return {"http": proxy, "https": proxy} if proxy else None
+
+
+def _short(exc: Exception) -> str:
+    return type(exc).__name__ if not str(exc) else str(exc)[:200]
+
+
+def _netloc(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower().rsplit("@", 1)[-1]
+    default = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
+    return netloc.removesuffix(default) if default else netloc
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _configured_hosts(config: Config) -> frozenset[str]:
+    urls = [u for s in config.sites for u in (s.url, s.mirror_url) if u]
+    return frozenset(_netloc(u) for u in urls)

@@ -1,0 +1,360 @@
+"""Polite fetching against the fake site on 127.0.0.1; time is a fake clock, no test sleeps
+(except the one timeout test, which waits a fraction of a second)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from fakesite import CANONICAL, SHARED_HTML, FakeSite
+from kremlin_archive.config import load_config, with_base_url
+from kremlin_archive.errors import (
+    FetchError,
+    ForeignRedirect,
+    HostBlocked,
+    HostUnreachable,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    TruncatedResponse,
+)
+from kremlin_archive.fetch import Fetcher, Response, decode_body, looks_blocked
+
+CANONICAL_PAGE = SHARED_HTML / "en-news-53016-meeting-nazarbayev-2016-10-04.html"
+FAST = {"delay": 1.0, "jitter": 0.0, "backoff": 2.0, "max_backoff": 60.0, "retries": 3}
+
+
+class FakeClock:
+    """A monotonic clock that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_config(site_url: str | None, **fetch):
+    overrides = {f"fetch__{k}": v for k, v in (FAST | fetch).items()}
+    config = load_config(os.devnull, **overrides)
+    return with_base_url(config, site_url, "en") if site_url else config
+
+
+@pytest.fixture
+def clock(fake_site: FakeSite) -> FakeClock:
+    clock = FakeClock()
+    fake_site.clock = clock  # the server's request log is stamped in fake time
+    return clock
+
+
+def fetcher_for(site: FakeSite, clock: FakeClock, **fetch) -> Fetcher:
+    config = make_config(site.url, **fetch)
+    return Fetcher(config, sleep=clock.sleep, clock=clock, rng=random.Random(7))
+
+
+def event_url(site: FakeSite, index: int = 0) -> str:
+    return f"{site.url}/events/president/news/{site.ids[index]}"
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+# --- pages, validators, politeness -------------------------------------------------------
+
+
+def test_fetch_returns_the_page_with_validators_and_an_honest_user_agent(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock)
+    response = fetcher.fetch(event_url(fake_site))
+    page = fake_site.pages[fake_site.ids[0]]
+    assert response.status == 200
+    assert page.title in response.text
+    assert response.etag and response.last_modified
+    assert response.fetched_at.endswith("Z")
+    agents = {r.headers["User-Agent"] for r in fake_site.requests}
+    assert agents == {fetcher.config.fetch.user_agent}
+    assert "+http" in agents.pop()  # a contact URL
+    assert [r.path for r in fake_site.requests] == ["/robots.txt", path_of(event_url(fake_site))]
+    assert fetcher.requests_sent == 2
+
+
+def test_conditional_get_gives_304_until_the_page_changes(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock)
+    url = event_url(fake_site)
+    first = fetcher.fetch(url)
+    again = fetcher.fetch(url, etag=first.etag, last_modified=first.last_modified)
+    assert (again.status, again.body, again.text) == (304, b"", "")
+    by_date = fetcher.fetch(url, last_modified=first.last_modified)
+    assert by_date.status == 304
+    fake_site.edit_page(fake_site.ids[0])
+    changed = fetcher.fetch(url, etag=first.etag, last_modified=first.last_modified)
+    assert changed.status == 200 and changed.etag != first.etag
+    sent = fake_site.requests[-1].headers
+    assert sent["If-None-Match"] == first.etag
+    assert sent["If-Modified-Since"] == first.last_modified
+
+
+def test_requests_to_one_host_are_spaced_by_delay_plus_jitter(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, delay=5.0, jitter=2.0)
+    for index in range(6):
+        fetcher.fetch(event_url(fake_site, index))
+    times = [r.time for r in fake_site.requests]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(gaps) == 6
+    assert min(gaps) >= 5.0
+    assert max(gaps) <= 7.0
+    assert len(set(round(g, 3) for g in gaps)) > 1  # the jitter varies
+
+
+def test_removed_pages_answer_404_or_410(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock)
+    gone, missing = event_url(fake_site, 0), event_url(fake_site, 1)
+    fake_site.remove_page(fake_site.ids[0], status=410)
+    fake_site.remove_page(fake_site.ids[0], status=404)
+    assert fetcher.fetch(gone).status == 410
+    assert fetcher.fetch(missing).status == 404
+
+
+# --- robots.txt --------------------------------------------------------------------------
+
+
+def test_robots_is_read_once_and_its_disallows_are_honoured(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock)
+    for index in range(3):
+        fetcher.fetch(event_url(fake_site, index))
+    with pytest.raises(RobotsDisallowed, match="disallows"):
+        fetcher.fetch(f"{fake_site.url}/events/president/news/copy/{fake_site.ids[0]}")
+    with pytest.raises(RobotsDisallowed):
+        fetcher.fetch(f"{fake_site.url}/search?query=putin")
+    assert len(fake_site.requests_to("/robots.txt")) == 1
+    assert not fake_site.requests_to("/search*")
+
+
+def test_robots_can_be_switched_off_but_check_host_still_reads_it(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, robots=False)
+    fetcher.check_host(fake_site.url)
+    fetcher.fetch(f"{fake_site.url}/events/president/news/copy/1")
+    assert [r.path for r in fake_site.requests] == ["/robots.txt", "/events/president/news/copy/1"]
+
+
+def test_missing_robots_allows_everything(fake_site, clock):
+    fake_site.add_raw("/robots.txt", b"not here", status=404)
+    fetcher = fetcher_for(fake_site, clock)
+    assert fetcher.fetch(f"{fake_site.url}/search").status == 404  # fetched, not refused
+
+
+def test_robots_failing_with_5xx_disallows_everything(fake_site, clock):
+    fake_site.set_fault("status", path="/robots.txt", status=503)
+    fetcher = fetcher_for(fake_site, clock, retries=1)
+    with pytest.raises(RobotsDisallowed):
+        fetcher.fetch(event_url(fake_site))
+    assert not fake_site.requests_to("/events/*")
+
+
+# --- retries -----------------------------------------------------------------------------
+
+
+def test_503_with_retry_after_is_waited_out_then_the_page_comes(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("status", path=path_of(url), times=2, status=503, retry_after="7")
+    fetcher = fetcher_for(fake_site, clock)
+    assert fetcher.fetch(url).status == 200
+    assert clock.sleeps[-2:] == [7.0, 7.0]  # Retry-After beats backoff 2 and 4
+    assert len(fake_site.requests_to(path_of(url))) == 3
+
+
+def test_retry_after_as_an_http_date(fake_site, clock):
+    url = event_url(fake_site)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    fake_site.set_fault("status", path=path_of(url), times=1, status=429, retry_after=when)
+    fetcher = fetcher_for(fake_site, clock)
+    assert fetcher.fetch(url).status == 200
+    assert 25 <= clock.sleeps[-1] <= 30
+
+
+def test_backoff_doubles_up_to_the_cap_then_the_status_is_raised(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("status", path=path_of(url), status=500)
+    fetcher = fetcher_for(fake_site, clock, retries=5, backoff=2.0, max_backoff=10.0, delay=0.0)
+    with pytest.raises(HTTPStatusError) as caught:
+        fetcher.fetch(url)
+    assert caught.value.status == 500
+    assert clock.sleeps == [2.0, 4.0, 8.0, 10.0, 10.0]
+    assert len(fake_site.requests_to(path_of(url))) == 6
+
+
+def test_connection_reset_is_retried(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("reset", path=path_of(url), times=2)
+    assert fetcher_for(fake_site, clock).fetch(url).status == 200
+    assert len(fake_site.requests_to(path_of(url))) == 3
+
+
+def test_host_that_keeps_resetting_is_unreachable_by_name(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("reset", path=path_of(url))
+    with pytest.raises(HostUnreachable, match=r"127\.0\.0\.1:\d+ unreachable"):
+        fetcher_for(fake_site, clock, retries=2).fetch(url)
+    assert len(fake_site.requests_to(path_of(url))) == 3
+
+
+def test_cut_body_is_retried_and_reported_as_truncated_when_it_persists(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("truncate", path=path_of(url), times=1)
+    fetcher = fetcher_for(fake_site, clock, retries=1)
+    response = fetcher.fetch(url)
+    assert len(response.body) == int(response.headers["content-length"])
+    fake_site.set_fault("truncate", path=path_of(url))
+    with pytest.raises(TruncatedResponse, match="cut"):
+        fetcher.fetch(url)
+
+
+def test_slow_answer_past_the_timeout_is_retried(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("slow", path=path_of(url), times=1, delay=0.6)
+    fetcher = fetcher_for(fake_site, clock, timeout=0.2, retries=1)
+    assert fetcher.fetch(url).status == 200
+    assert len(fake_site.requests_to(path_of(url))) == 2
+    assert clock.sleeps[-1] == 2.0  # the backoff, in fake time
+
+
+def test_unreachable_host_fails_check_host_naming_it(clock):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    fetcher = Fetcher(make_config(base, retries=2), sleep=clock.sleep, clock=clock)
+    with pytest.raises(HostUnreachable, match=f"127.0.0.1:{port} unreachable"):
+        fetcher.check_host(base)
+    assert fetcher.requests_sent == 3
+    assert clock.sleeps[:2] == [2.0, 4.0]
+
+
+# --- blocking ----------------------------------------------------------------------------
+
+
+def test_breaker_opens_after_consecutive_refusals_and_stays_open(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, retries=0, breaker_threshold=3)
+    fake_site.set_fault("status", path="/events/*", status=403)
+    for index in range(2):
+        with pytest.raises(HTTPStatusError):
+            fetcher.fetch(event_url(fake_site, index))
+    with pytest.raises(HostBlocked, match="3 consecutive"):
+        fetcher.fetch(event_url(fake_site, 2))
+    fake_site.clear_faults()
+    sent = len(fake_site.requests)
+    with pytest.raises(HostBlocked):
+        fetcher.fetch(event_url(fake_site, 3))
+    assert len(fake_site.requests) == sent  # an open breaker asks nobody
+
+
+def test_an_answer_between_refusals_resets_the_breaker(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, retries=0, breaker_threshold=2)
+    for index in range(3):
+        fake_site.set_fault("status", path="/events/*", times=1, status=429)
+        with pytest.raises(HTTPStatusError):
+            fetcher.fetch(event_url(fake_site, index))
+        assert fetcher.fetch(event_url(fake_site, index)).status == 200
+
+
+def test_challenge_page_blocks_the_host(fake_site, clock):
+    fake_site.set_fault("challenge", path="/events/*", times=1)
+    fetcher = fetcher_for(fake_site, clock)
+    with pytest.raises(HostBlocked, match="challenge"):
+        fetcher.fetch(event_url(fake_site))
+
+
+def test_real_and_fake_event_pages_do_not_look_blocked(fake_site):
+    page = fake_site.pages[fake_site.ids[0]]
+    body = fake_site.render(page)
+    assert looks_blocked(response_of(body)) is None
+    real = CANONICAL_PAGE
+    if not real.exists():
+        pytest.skip(f"real page not found at {real}")
+    assert looks_blocked(response_of(real.read_bytes())) is None
+
+
+def response_of(body: bytes, content_type: str = "text/html; charset=utf-8") -> Response:
+    text = decode_body(body, content_type)
+    headers = {"content-type": content_type}
+    return Response("http://x/", 200, body, text, None, None, "", headers)
+
+
+# --- hosts and redirects -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("location", ["http://evil.example{path}", "http://127.0.0.2:1{path}"])
+def test_redirect_to_another_host_is_refused(fake_site, clock, location):
+    url = event_url(fake_site)
+    fake_site.set_fault("redirect", path=path_of(url), location=location)
+    with pytest.raises(ForeignRedirect, match="another host"):
+        fetcher_for(fake_site, clock).fetch(url)
+
+
+def test_redirect_on_the_same_host_is_followed(fake_site, clock):
+    url, target = event_url(fake_site, 0), event_url(fake_site, 1)
+    fake_site.set_fault("redirect", path=path_of(url), times=1, status=301, location=target)
+    response = fetcher_for(fake_site, clock).fetch(url)
+    assert response.url == url
+    assert fake_site.pages[fake_site.ids[1]].title in response.text
+
+
+def test_redirect_loop_ends(fake_site, clock):
+    url = event_url(fake_site)
+    fake_site.set_fault("redirect", path=path_of(url), location="{path}")
+    with pytest.raises(HTTPStatusError, match="redirects"):
+        fetcher_for(fake_site, clock).fetch(url)
+
+
+def test_hosts_outside_the_config_are_never_asked(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock)
+    with pytest.raises(FetchError, match="not a configured site"):
+        fetcher.fetch("http://127.0.0.2:9/events/president/news/1")
+    assert fetcher.requests_sent == 0
+
+
+def test_proxy_from_config_carries_canonical_urls(fake_site, clock):
+    config = make_config(None, proxy=fake_site.url)
+    fetcher = Fetcher(config, sleep=clock.sleep, clock=clock)
+    response = fetcher.fetch(f"{CANONICAL}/events/president/news/{fake_site.ids[0]}")
+    assert response.status == 200
+    assert fake_site.requests[-1].path.startswith("http://en.kremlin.ru/")
+
+
+# --- bodies ------------------------------------------------------------------------------
+
+
+def test_body_over_the_cap_is_refused(fake_site, clock):
+    with pytest.raises(ResponseTooLarge):
+        fetcher_for(fake_site, clock, max_bytes=1000).fetch(event_url(fake_site))
+
+
+def test_cp1251_decodes_by_header_or_meta(fake_site, clock):
+    text = "Встреча с Президентом Казахстана"
+    html = f'<html><head><meta charset="windows-1251"></head><body>{text}</body></html>'
+    body = html.encode("cp1251")
+    fake_site.add_raw("/header", body, "text/html; charset=windows-1251")
+    fake_site.add_raw("/meta", body, "text/html")
+    fetcher = fetcher_for(fake_site, clock)
+    assert text in fetcher.fetch(f"{fake_site.url}/header").text
+    assert text in fetcher.fetch(f"{fake_site.url}/meta").text
+
+
+def test_replica_serves_the_real_pages(replica_site, clock):
+    replica_site.clock = clock
+    fetcher = Fetcher(make_config(replica_site.url), sleep=clock.sleep, clock=clock)
+    page = fetcher.fetch(f"{replica_site.url}/events/president/news/53016")
+    assert 'id="event-53016"' in page.text and "Nursultan Nazarbayev" in page.text
+    assert fetcher.fetch(f"{replica_site.url}/events/president/news/1").status == 404
+    with pytest.raises(RobotsDisallowed):
+        fetcher.fetch(f"{replica_site.url}/events/president/news/copy/53016")
