@@ -285,6 +285,8 @@ class _Renderer:
         block = tag in BLOCK_TAGS
         if block:
             self.flush()
+            if tag == "p" and not classes and self._plain_paragraph(node):
+                return None
         context = [c for c in classes if c in _CONTEXT_CLASSES] if classes else None
         if context:
             self._push_context(context)
@@ -295,6 +297,15 @@ class _Renderer:
             self._para = _Paragraph(len(self.lines))
         capture = self._capture(tag, classes, attrs)
         return (block, bold, para, tag in CELL_TAGS, context, capture)
+
+    def _plain_paragraph(self, node: LexborNode) -> bool:
+        """Fast path for the commonest element: a ``<p>`` holding one text node."""
+        child = node.first_child
+        if child is None or child.tag != "-text" or child.next is not None:
+            return False
+        self._add_line(child.text_content or "")
+        self._flushes += 1
+        return True
 
     def _leave(self, exit_info: tuple | None) -> None:
         """Close an element opened by :meth:`_enter`."""
