@@ -228,3 +228,62 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path | date):
         return str(value)
     return value
+
+
+@main.command()
+@config_options
+@click.option("--base-url", help="Fetch from this mirror or replica instead of the site.")
+@click.option("--site", help="Which site --base-url stands in for (en or ru).")
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests.")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=1),
+    help="Seconds between two polls (exact, without jitter).",
+)
+@handle_errors
+def serve(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    base_url: str | None,
+    site: str | None,
+    delay: float | None,
+    poll_interval: float | None,
+) -> None:
+    """Run the background service: poll for new pages, re-check known ones, until stopped.
+
+    SIGTERM or SIGINT (Ctrl-C) finishes the page in hand, records the run and exits 0.
+
+    \b
+    Example:
+      kremlin-archive serve --config config/kremlin.toml
+      kremlin-archive serve --base-url http://127.0.0.1:8000 --delay 0 --poll-interval 60
+    """
+    from .service import run_service
+
+    exact = {"fetch__jitter": 0.0 if delay is not None else None, "fetch__delay": delay}
+    exact |= {"schedule__poll_interval": poll_interval}
+    exact |= {"schedule__poll_jitter": 0.0 if poll_interval is not None else None}
+    config = make_config(config_path, db_path, log__level=log_level, **exact)
+    if base_url:
+        config = with_base_url(config, base_url, site)
+    run_service(config)
+
+
+@main.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@handle_errors
+def status(config_path: Path | None, db_path: Path | None, log_level: str | None, as_json: bool):
+    """Show the archive's pages, versions and size, its runs, and the service's next runs.
+
+    \b
+    Example:
+      kremlin-archive status
+      kremlin-archive status --json --db archive/kremlin.db
+    """
+    from .service import gather_status, render_status
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    info = gather_status(config)
+    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else render_status(info))

@@ -46,7 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .archive import Archive
 from .config import Config, ScheduleConfig
 from .crawl import CrawlOptions, CrawlResult, run_crawl
-from .errors import KremlinArchiveError, RunLockHeld
+from .errors import KremlinArchiveError, NotArchived, RunLockHeld
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +326,104 @@ def _read(archive: Archive) -> Any:
     """The archive's read connection (sqlite3-compatible ``execute``)."""
     db = archive.db
     return getattr(db, "conn", db)
+
+
+# status ----------------------------------------------------------------------------------
+
+OUTCOME_SQL = """case when finished_at is null then 'unfinished' when error is not null
+    then 'error' when failed > 0 then 'partial' else 'ok' end"""
+
+
+def gather_status(config: Config) -> dict[str, Any]:
+    """What ``status`` shows: the archive's size, its runs, and the service if one runs."""
+    db = config.database
+    if not db.path.exists():
+        raise NotArchived(f"no archive at {db.path} (run crawl or serve first)")
+    with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+        conn = _read(archive)
+        status: dict[str, Any] = {"database": str(db.path), "bytes": database_bytes(db.path)}
+        status |= count_pages(conn)
+        status["runs"] = count_runs(conn)
+        status["last_runs"] = last_runs(conn)
+    status["service"] = read_state(state_path(db.path))
+    return status
+
+
+def database_bytes(db_path: Path) -> int:
+    files = (db_path, db_path.with_name(db_path.name + "-wal"))
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
+def count_pages(conn: Any) -> dict[str, int]:
+    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    return {
+        "pages": one("select count(*) from pages"),
+        "versions": one("select count(*) from versions"),
+        "gone": one("select count(*) from pages where status = 'gone'"),
+    }
+
+
+def count_runs(conn: Any) -> dict[str, dict[str, int]]:
+    """Runs by trigger and outcome (ok, partial, error, running, interrupted)."""
+    counts: dict[str, dict[str, int]] = {}
+    sql = f"select trigger, {OUTCOME_SQL}, pid, count(*) from runs group by 1, 2, 3"
+    for trigger, outcome, pid, n in conn.execute(sql):
+        outcome = _unfinished(pid) if outcome == "unfinished" else outcome
+        by_outcome = counts.setdefault(trigger, {})
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+    return counts
+
+
+def last_runs(conn: Any) -> dict[str, dict[str, Any]]:
+    """The last run of each trigger, with its outcome."""
+    sql = (
+        f"select *, {OUTCOME_SQL} as outcome from runs"
+        " where id in (select max(id) from runs group by trigger) order by id"
+    )
+    cursor = conn.execute(sql)
+    names = [d[0] for d in cursor.description]
+    runs = [dict(zip(names, row, strict=True)) for row in cursor]
+    for run in runs:
+        if run["outcome"] == "unfinished":
+            run["outcome"] = _unfinished(run.get("pid"))
+    return {run["trigger"]: run for run in runs}
+
+
+def _unfinished(pid: int | None) -> str:
+    """A run without an end is running while its process lives, else it was interrupted."""
+    return "running" if pid and pid_alive(int(pid)) else "interrupted"
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """The status as lines of text, for people."""
+    lines = [
+        f"database  {status['database']} ({status['bytes'] / 1e6:.1f} MB)",
+        f"pages     {status['pages']} (gone {status['gone']}), versions {status['versions']}",
+    ]
+    runs = "; ".join(
+        f"{trigger}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(by.items()))
+        for trigger, by in sorted(status["runs"].items())
+    )
+    lines.append(f"runs      {runs or 'none yet'}")
+    lines.extend(_render_run(run) for run in status["last_runs"].values())
+    lines.append(_render_service(status["service"]))
+    return "\n".join(lines)
+
+
+def _render_run(run: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {run.get(k) or 0}" for k in RUN_COUNTS)
+    line = f"last {run['trigger']:<8} {run['started_at']} {run['outcome']}: {counts}"
+    return line + (f"\n  error: {run['error']}" if run.get("error") else "")
+
+
+def _render_service(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return "service   not running"
+    nexts = ", ".join(f"next {job} {at or '-'}" for job, at in state["next_run_at"].items())
+    return f"service   running pid={state['pid']} since {state['started_at']}; {nexts}"
+
+
+RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "failed")
 
 
 # the state file and the service lock -----------------------------------------------------
