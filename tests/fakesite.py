@@ -487,6 +487,8 @@ class BaseSite:
         self._requests: list[RequestRecord] = []
         self._faults: list[Fault] = []
         self._random: tuple[float, random.Random, tuple[Fault, ...], str] | None = None
+        self._streaks: dict[str, int] = {}
+        self._max_streak = 2
         self.raw: dict[str, Reply] = {}
         self.clock = time.monotonic  # stamps the request log; tests may swap in a fake clock
         self._server = ThreadingHTTPServer((host, port), _Handler)
@@ -554,11 +556,16 @@ class BaseSite:
         seed: int = 0,
         faults: tuple[Fault, ...] = RANDOM_FAULTS,
         path: str = "/events/president/news/[0-9]*",
+        max_streak: int = 2,
     ) -> None:
         """Misbehave at random on ``rate`` of the requests matching ``path`` (event pages by
-        default), picking one of ``faults``; reproducible through ``seed``."""
+        default), picking one of ``faults``; reproducible through ``seed``. One path fails
+        at most ``max_streak`` times in a row (transient faults: a client retrying that
+        often always gets the page)."""
         with self._lock:
             self._random = (rate, random.Random(seed), faults, path) if rate > 0 else None
+            self._max_streak = max_streak
+            self._streaks.clear()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -575,10 +582,17 @@ class BaseSite:
                             self._faults.remove(fault)
                     return fault
             if self._random and fnmatch.fnmatchcase(path, self._random[3]):
-                rate, rng, faults, _ = self._random
-                if rng.random() < rate:
-                    return rng.choice(faults)
+                return self._random_fault(path)
         return None
+
+    def _random_fault(self, path: str) -> Fault | None:
+        rate, rng, faults, _ = self._random
+        fault = rng.choice(faults) if rng.random() < rate else None
+        if fault is None or self._streaks.get(path, 0) >= self._max_streak:
+            self._streaks[path] = 0
+            return None
+        self._streaks[path] = self._streaks.get(path, 0) + 1
+        return fault
 
     # serving
 

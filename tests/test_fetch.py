@@ -358,3 +358,18 @@ def test_replica_serves_the_real_pages(replica_site, clock):
     assert fetcher.fetch(f"{replica_site.url}/events/president/news/1").status == 404
     with pytest.raises(RobotsDisallowed):
         fetcher.fetch(f"{replica_site.url}/events/president/news/copy/53016")
+
+
+def test_random_faults_are_transient_and_reproducible(fake_site, clock):
+    def crawl(seed: int) -> list[str | None]:
+        fake_site.clear_requests()
+        fake_site.set_fault_rate(0.3, seed=seed)
+        fetcher = fetcher_for(fake_site, clock, retries=2)
+        statuses = [fetcher.fetch(event_url(fake_site, i)).status for i in range(30)]
+        assert statuses == [200] * 30
+        return [r.fault for r in fake_site.requests]
+
+    faults = crawl(seed=5)
+    assert 5 <= sum(f is not None for f in faults) <= 20
+    assert crawl(seed=5) == faults
+    assert crawl(seed=6) != faults

@@ -301,7 +301,7 @@ class Fetcher:
                     raise ResponseTooLarge(f"{url}: body passed {cap} bytes", url)
                 chunks.append(chunk)
         except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
-            raise _Transient(f"body cut after {size} bytes ({_short(exc)})", True) from None
+            raise _Transient(f"body cut ({_short(exc)})", True) from None
         body = b"".join(chunks)
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         if declared is not None and not encoded and len(body) < declared:
