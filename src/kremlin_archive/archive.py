@@ -1,16 +1,137 @@
 """The only module that writes the database: migrations, dedup, versions, history.
 
-INTERFACE STUB: the archive issue fills this in; the names below are the contract.
+One SQLite file (WAL, foreign keys on, a busy timeout, ``BEGIN IMMEDIATE`` for every write
+so that two writers queue instead of failing). The schema, applied by registered
+``sqlite_utils.Migrations`` (table ``_sqlite_migrations``)::
+
+    pages                      one row per (site, event_id)
+    ├── id, site, event_id     site = canonical host: en.kremlin.ru / kremlin.ru
+    ├── url                    canonical URL of the last capture
+    ├── status, gone_at        "live" / "gone" (404 or 410 seen at gone_at)
+    ├── first_seen_at, last_checked_at, last_changed_at
+    ├── etag, last_modified    validators of the last answer, for a conditional GET
+    └── normalizer_version     the normalizer the current version was last checked with
+          │
+          ├──< captures         every fetch attempt, small (no body)
+          │    id, page_id, run_id -> runs, captured_at, source (live/replica/import),
+          │    http_status, outcome (OUTCOMES), status_change ("gone"/"back"/NULL),
+          │    raw_sha256 -> raw_pages, bytes, error, version_id -> versions
+          │
+          └──< versions         append-only; seq 1, 2, 3… per page, never updated
+               id, page_id, seq, origin ("site" edit / "renormalize"), captured_at,
+               created_at, title, text, text_sha256, fields (JSON), fields_sha256,
+               normalizer_version, raw_sha256 -> raw_pages,
+               changed_fields (JSON list), body_changes (JSON)
+               └── versions_fts    FTS5 over title and text (content table, triggers)
+
+    raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at
+    runs         id, trigger, pid, started_at, finished_at, discovered, new, changed,
+                 unchanged, not_modified, gone, failed, error
+
+Identity and dedup: a page is (site, event_id); a raw page is the SHA-256 of its body and
+is stored once; a version is kept only when the text, white space folded
+(``text_sha256``), or the compared fields (``fields_sha256``) differ from the current one.
+Saving the same capture twice (same page, time, source, status and body) is a no-op that
+returns the outcome stored the first time, so an interrupted import or crawl can be
+replayed. Each capture is one transaction.
+
+Outcomes stay within OUTCOMES; a page coming back after being gone keeps its outcome
+(new / changed / unchanged / not-modified) and its capture carries
+``status_change = "back"`` (``"gone"`` on the capture that saw it go).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from .normalize import Transcript
+from sqlite_utils import Database, Migrations
+
+from .errors import ArchiveError, DatabaseBusy, NotArchived, PageError
+from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
+
+logger = logging.getLogger(__name__)
 
 OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
+ORIGINS = ("site", "renormalize")
+#: Fields compared (white space folded) to tell versions apart; "body" is the rest.
+COMPARED_FIELDS = (
+    "title",
+    "lead",
+    "date",
+    "time",
+    "place",
+    "announcement",
+    "tags",
+    "sections",
+    "published",
+    "photo_count",
+    "kind",
+)
+RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
+ZLIB_LEVEL = 9
+GONE_STATUSES = (404, 410)
+
+migrations = Migrations("kremlin_archive")
+
+
+@migrations(name="001_initial_schema")
+def _migration_001(db: Database) -> None:
+    for statement in _SCHEMA_001:
+        db.execute(statement)
+    db["versions"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+
+
+_SCHEMA_001 = (
+    """CREATE TABLE pages (
+        id INTEGER PRIMARY KEY, site TEXT NOT NULL, event_id INTEGER NOT NULL,
+        url TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'live'
+        CHECK (status IN ('live', 'gone')), gone_at TEXT,
+        first_seen_at TEXT NOT NULL, last_checked_at TEXT, last_changed_at TEXT,
+        etag TEXT, last_modified TEXT, normalizer_version INTEGER,
+        UNIQUE (site, event_id))""",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, trigger TEXT NOT NULL, pid INTEGER,
+        started_at TEXT NOT NULL, finished_at TEXT,
+        discovered INTEGER, new INTEGER, changed INTEGER, unchanged INTEGER,
+        not_modified INTEGER, gone INTEGER, failed INTEGER, error TEXT)""",
+    """CREATE TABLE raw_pages (
+        sha256 TEXT PRIMARY KEY, bytes INTEGER NOT NULL, compression TEXT NOT NULL,
+        body BLOB NOT NULL, first_seen_at TEXT NOT NULL)""",
+    """CREATE TABLE versions (
+        id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL REFERENCES pages(id),
+        seq INTEGER NOT NULL, origin TEXT NOT NULL CHECK (origin IN ('site', 'renormalize')),
+        captured_at TEXT NOT NULL, created_at TEXT NOT NULL,
+        title TEXT NOT NULL, text TEXT NOT NULL, text_sha256 TEXT NOT NULL,
+        fields TEXT NOT NULL, fields_sha256 TEXT NOT NULL, normalizer_version INTEGER,
+        raw_sha256 TEXT REFERENCES raw_pages(sha256),
+        changed_fields TEXT NOT NULL, body_changes TEXT,
+        UNIQUE (page_id, seq))""",
+    """CREATE TABLE captures (
+        id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL REFERENCES pages(id),
+        run_id INTEGER REFERENCES runs(id), captured_at TEXT NOT NULL, source TEXT NOT NULL,
+        http_status INTEGER, outcome TEXT NOT NULL, status_change TEXT,
+        raw_sha256 TEXT REFERENCES raw_pages(sha256), bytes INTEGER, error TEXT,
+        version_id INTEGER REFERENCES versions(id))""",
+    "CREATE INDEX captures_page ON captures (page_id, captured_at)",
+    "CREATE INDEX captures_raw ON captures (raw_sha256)",
+    "CREATE INDEX captures_version ON captures (version_id)",
+    "CREATE INDEX versions_raw ON versions (raw_sha256)",
+)
+
+
+# --------------------------------------------------------------------------- records
 
 
 @dataclass(frozen=True)
@@ -28,6 +149,7 @@ class Capture:
     last_modified: str | None = None
     transcript: Transcript | None = None  # set for a 200 that normalized
     error: str | None = None  # set for an error capture
+    normalizer_version: int = NORMALIZER_VERSION  # the normalizer that made ``transcript``
 
 
 @dataclass(frozen=True)
@@ -41,16 +163,205 @@ class PageState:
     last_checked_at: str | None
     last_changed_at: str | None
     versions: int
+    page_id: int = 0
+    first_seen_at: str | None = None
+    gone_at: str | None = None
+    normalizer_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a page (``fields`` and the change record decoded)."""
+
+    id: int
+    page_id: int
+    seq: int
+    origin: str  # "site" or "renormalize"
+    captured_at: str
+    created_at: str
+    title: str
+    text: str
+    text_sha256: str
+    fields: dict
+    fields_sha256: str
+    normalizer_version: int | None
+    raw_sha256: str | None
+    changed_fields: list[str] = field(default_factory=list)
+    body_changes: dict | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Version:
+        data = dict(row)
+        data["fields"] = json.loads(data["fields"])
+        data["changed_fields"] = json.loads(data["changed_fields"])
+        data["body_changes"] = json.loads(data["body_changes"] or "null")
+        return cls(**data)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fold(value: object) -> object:
+    """White space folded to single spaces, inside strings, lists and dicts."""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, list | tuple):
+        return [fold(item) for item in value]
+    if isinstance(value, dict):
+        return {fold(key): fold(item) for key, item in value.items()}
+    return value
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def text_sha256(text: str) -> str:
+    """Hash of the text with all white space folded: white-space noise is no edit."""
+    return sha256_hex(fold(text).encode())
+
+
+def fields_sha256(fields: dict) -> str:
+    """Hash of the compared fields (COMPARED_FIELDS), white space folded."""
+    compared = {name: fold(fields.get(name)) for name in COMPARED_FIELDS}
+    return sha256_hex(canonical_json(compared).encode())
+
+
+def count_edits(old: list[str], new: list[str]) -> dict[str, int]:
+    """Items added, removed and edited between two sequences (difflib opcodes)."""
+    counts = {"added": 0, "removed": 0, "edited": 0}
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        before, after = i2 - i1, j2 - j1
+        if tag == "replace":
+            counts["edited"] += min(before, after)
+        if tag != "equal":
+            counts["added"] += max(0, after - before)
+            counts["removed"] += max(0, before - after)
+    return counts
+
+
+def _field_lines(fields: dict) -> set[str]:
+    """Lines of the text that print a field (so that they do not count as body)."""
+    lines = {fields.get(name) for name in ("title", "time", "place", "announcement")}
+    lines.update((fields.get("lead") or "").split("\n"))
+    for heading, tags in (fields.get("tags") or {}).items():
+        lines.update([heading, *tags])
+    return {fold(line) for line in lines if line}
+
+
+def body_lines(fields: dict, text: str, other: dict) -> list[str]:
+    """The paragraphs of a text: its lines minus those printing a field of either version."""
+    skip = _field_lines(fields) | _field_lines(other)
+    tails = [fields.get("published"), ", ".join(fields.get("sections") or [])]
+    tails = [fold(tail) for tail in tails if tail]
+    lines = (fold(line) for line in text.split("\n"))
+    return [ln for ln in lines if ln and ln not in skip and not any(map(ln.endswith, tails))]
+
+
+def body_changes(old: dict, old_text: str, new: dict, new_text: str) -> dict:
+    """Paragraphs (and speaker turns, where a version has any) added, removed, edited."""
+    changes = {
+        "paragraphs": count_edits(body_lines(old, old_text, new), body_lines(new, new_text, old))
+    }
+    old_turns = [fold(f"{s}: {t}") for s, t in old.get("turns") or []]
+    new_turns = [fold(f"{s}: {t}") for s, t in new.get("turns") or []]
+    if old_turns or new_turns:
+        changes["turns"] = count_edits(old_turns, new_turns)
+    return changes
+
+
+def changed_fields(old: dict, old_text: str, new: dict, new_text: str) -> tuple[list, dict]:
+    """The names of the fields that changed ("body" for the rest) and the body changes."""
+    names = [n for n in COMPARED_FIELDS if fold(old.get(n)) != fold(new.get(n))]
+    body = body_changes(old, old_text, new, new_text)
+    if any(any(counts.values()) for counts in body.values()):
+        names.append("body")
+    return names, body
+
+
+def event_ref(ref: int | str) -> tuple[str | None, int]:
+    """(site or None, event id) of an event id or an event URL; ValueError otherwise."""
+    if isinstance(ref, int) or str(ref).strip().isdigit():
+        return None, int(ref)
+    parts = urlsplit(str(ref).strip())
+    segments = [s for s in parts.path.split("/") if s]
+    ids = [s for s in segments if s.isdigit()]
+    if not parts.hostname or not ids:
+        raise ValueError(f"not an event id or event URL: {ref!r}")
+    return parts.hostname.lower(), int(ids[-1])
+
+
+# --------------------------------------------------------------------------- connection
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection in autocommit mode: transactions are opened explicitly."""
+    conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _translated(exc: sqlite3.Error, path: Path, busy_timeout: float) -> ArchiveError:
+    """The project error for an sqlite3 error, with a message a user can act on."""
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return DatabaseBusy(
+            f"the archive {path} stayed locked by another process for more than "
+            f"{busy_timeout:g} s ({message}); try again, or raise database.busy_timeout"
+        )
+    if "full" in message:
+        return ArchiveError(f"the disk holding {path} is full; nothing was written ({message})")
+    return ArchiveError(f"archive {path}: {message}")
 
 
 class Archive:
-    """One SQLite archive file. Open with ``Archive(path)``; use as a context manager."""
+    """One SQLite archive file. Open with ``Archive(path)``; use as a context manager.
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    ``parse`` and ``normalizer_version`` are the normalizer used to re-derive a page's
+    current version when a capture arrives made by a newer normalizer (so the difference
+    is recorded as re-normalization, not as a site edit) and by :meth:`renormalize`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        parse: Callable[[bytes, str | None], Transcript] = parse_event_page,
+        normalizer_version: int = NORMALIZER_VERSION,
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.parse = parse
+        self.normalizer_version = normalizer_version
+        self.run_id: int | None = None  # stamped on captures until finish_run
+        with self._errors():
+            self.conn = _connect(self.path, busy_timeout)
+            self.db = Database(self.conn)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply pending migrations under the write lock (two openers cannot race)."""
+        if not migrations.pending(self.db):
+            return
+        with self._write():
+            migrations.apply(self.db)
 
     def close(self) -> None:
-        pass
+        self.conn.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -58,15 +369,451 @@ class Archive:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def save_capture(self, capture: Capture) -> str:
-        """Store one capture atomically; returns its outcome (one of OUTCOMES)."""
-        raise NotImplementedError
+    # -- transactions
 
-    def page_state(self, site: str, event_id: int) -> PageState | None:
-        raise NotImplementedError
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _translated(exc, self.path, self.busy_timeout) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taken with BEGIN IMMEDIATE (waits for the lock)."""
+        with self._errors():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def _one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        with self._errors():
+            return self.conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._errors():
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- saving captures
+
+    def save_capture(self, capture: Capture) -> str:
+        """Store one capture atomically; returns its outcome (one of OUTCOMES).
+
+        200 with a transcript: "new" (first version), "changed" (a new version from a site
+        edit) or "unchanged"; 304: "not-modified"; 404 / 410: "gone" (the page is marked
+        gone, its versions stay); anything else, or ``error`` set: "error". The raw body,
+        the version, the capture row and the page state are written in one transaction.
+        """
+        raw_sha = sha256_hex(capture.body) if capture.body is not None else None
+        with self._write():
+            page = self._ensure_page(capture)
+            stored = self._stored_outcome(page["id"], capture, raw_sha)
+            if stored is not None:
+                return stored
+            return self._record(page, capture, raw_sha)
+
+    def _ensure_page(self, capture: Capture) -> sqlite3.Row:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO pages (site, event_id, url, first_seen_at) VALUES (?,?,?,?)",
+            (capture.site, capture.event_id, capture.url, capture.captured_at),
+        )
+        return self.conn.execute(
+            "SELECT * FROM pages WHERE site = ? AND event_id = ?",
+            (capture.site, capture.event_id),
+        ).fetchone()
+
+    def _stored_outcome(self, page_id: int, capture: Capture, raw_sha: str | None) -> str | None:
+        """The outcome of the same capture saved before (a replay), or None."""
+        row = self.conn.execute(
+            "SELECT outcome FROM captures WHERE page_id = ? AND captured_at = ? AND source = ?"
+            " AND http_status IS ? AND raw_sha256 IS ?",
+            (page_id, capture.captured_at, capture.source, capture.status, raw_sha),
+        ).fetchone()
+        return row["outcome"] if row else None
+
+    def _record(self, page: sqlite3.Row, capture: Capture, raw_sha: str | None) -> str:
+        if raw_sha is not None:
+            self._save_raw(raw_sha, capture.body, capture.captured_at)
+        outcome, version_id, error = self._classify(page, capture, raw_sha)
+        change = _status_change(page["status"], outcome)
+        self._insert_capture(page["id"], capture, raw_sha, outcome, change, version_id, error)
+        self._update_page(page, capture, outcome, change)
+        logger.debug("saved capture url=%s outcome=%s", capture.url, outcome)
+        return outcome
+
+    def _classify(
+        self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
+    ) -> tuple[str, int | None, str | None]:
+        """(outcome, version id, error text) of a capture; writes a version if one is due."""
+        if capture.error is not None:
+            return "error", None, capture.error
+        if capture.status in GONE_STATUSES:
+            return "gone", None, None
+        if capture.status == 304:
+            current = self._current_version(page["id"])
+            return "not-modified", current.id if current else None, None
+        if capture.status == 200 and capture.transcript is not None:
+            return (*self._save_version(page, capture, raw_sha), None)
+        return "error", None, f"HTTP {capture.status}" if capture.status else "no response"
+
+    def _save_raw(self, sha: str, body: bytes, seen_at: str) -> None:
+        exists = self.conn.execute("SELECT 1 FROM raw_pages WHERE sha256 = ?", (sha,)).fetchone()
+        if exists:
+            return
+        self.conn.execute(
+            "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at)"
+            " VALUES (?, ?, 'zlib', ?, ?)",
+            (sha, len(body), zlib.compress(body, ZLIB_LEVEL), seen_at),
+        )
+
+    def _save_version(
+        self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
+    ) -> tuple[str, int]:
+        transcript = capture.transcript
+        current = self._current_version(page["id"])
+        if current is not None and page["normalizer_version"] != capture.normalizer_version:
+            current = self._rederive(page["id"], current, capture.normalizer_version) or current
+        new_fields = transcript.fields()
+        if current is not None and _same_content(current, transcript.text, new_fields):
+            return "unchanged", current.id
+        version_id = self._insert_version(
+            page["id"],
+            current,
+            transcript,
+            origin="site",
+            captured_at=capture.captured_at,
+            raw_sha=raw_sha,
+            normalizer_version=capture.normalizer_version,
+        )
+        return ("changed" if current else "new"), version_id
+
+    def _insert_version(
+        self,
+        page_id: int,
+        current: Version | None,
+        transcript: Transcript,
+        *,
+        origin: str,
+        captured_at: str,
+        raw_sha: str | None,
+        normalizer_version: int | None,
+    ) -> int:
+        new_fields = transcript.fields()
+        names, body = [], None
+        if current is not None:
+            names, body = changed_fields(current.fields, current.text, new_fields, transcript.text)
+        row = {
+            "page_id": page_id,
+            "seq": current.seq + 1 if current else 1,
+            "origin": origin,
+            "captured_at": captured_at,
+            "created_at": utc_now(),
+            "title": transcript.title,
+            "text": transcript.text,
+            "text_sha256": text_sha256(transcript.text),
+            "fields": canonical_json(new_fields),
+            "fields_sha256": fields_sha256(new_fields),
+            "normalizer_version": normalizer_version,
+            "raw_sha256": raw_sha,
+            "changed_fields": json.dumps(names),
+            "body_changes": json.dumps(body) if body is not None else None,
+        }
+        return self._insert("versions", row)
+
+    def _insert(self, table: str, row: dict) -> int:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+        return self.conn.execute(sql, tuple(row.values())).lastrowid
+
+    def _insert_capture(
+        self,
+        page_id: int,
+        capture: Capture,
+        raw_sha: str | None,
+        outcome: str,
+        change: str | None,
+        version_id: int | None,
+        error: str | None,
+    ) -> None:
+        row = {
+            "page_id": page_id,
+            "run_id": self.run_id,
+            "captured_at": capture.captured_at,
+            "source": capture.source,
+            "http_status": capture.status,
+            "outcome": outcome,
+            "status_change": change,
+            "raw_sha256": raw_sha,
+            "bytes": len(capture.body) if capture.body is not None else None,
+            "error": error,
+            "version_id": version_id,
+        }
+        self._insert("captures", row)
+
+    def _update_page(
+        self, page: sqlite3.Row, capture: Capture, outcome: str, change: str | None
+    ) -> None:
+        """Move the page state on; an error capture changes nothing but the log."""
+        if outcome == "error":
+            return
+        values = {"last_checked_at": capture.captured_at, "url": capture.url}
+        if capture.status == 200:
+            values["normalizer_version"] = capture.normalizer_version
+        if outcome in ("new", "changed"):
+            values["last_changed_at"] = capture.captured_at
+        if outcome != "gone":
+            values |= {"etag": capture.etag, "last_modified": capture.last_modified}
+        if change is not None:
+            values |= {"status": "gone" if change == "gone" else "live"}
+            values["gone_at"] = capture.captured_at if change == "gone" else None
+        self._update("pages", page["id"], values)
+
+    def _update(self, table: str, row_id: int, values: dict) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        sql = f"UPDATE {table} SET {assignments} WHERE id = ?"
+        self.conn.execute(sql, (*values.values(), row_id))
+
+    # -- re-normalization
+
+    def renormalize(
+        self,
+        parse: Callable[[bytes, str | None], Transcript] | None = None,
+        normalizer_version: int | None = None,
+        *,
+        force: bool = False,
+    ) -> dict[str, int]:
+        """Re-derive every page's current version from its stored raw body, no network.
+
+        For each page not yet checked with ``normalizer_version`` (every page with
+        ``force``), the newest stored raw body of the page is parsed again; where the text
+        or fields differ, a version with origin "renormalize" is added (never a site edit).
+        One transaction per page, so an interrupted run resumes where it stopped. Returns
+        counts: pages, renormalized (versions added), unchanged, failed (parse errors).
+        """
+        parse = parse or self.parse
+        version = normalizer_version if normalizer_version is not None else self.normalizer_version
+        counts = {"pages": 0, "renormalized": 0, "unchanged": 0, "failed": 0}
+        for page_id in self._pages_to_renormalize(version, force):
+            counts["pages"] += 1
+            counts[self._renormalize_page(page_id, parse, version)] += 1
+        logger.info("renormalized version=%s counts=%s", version, counts)
+        return counts
+
+    def _pages_to_renormalize(self, version: int, force: bool) -> list[int]:
+        sql = "SELECT id FROM pages WHERE EXISTS (SELECT 1 FROM versions WHERE page_id = pages.id)"
+        if not force:
+            sql += " AND normalizer_version IS NOT ?"
+        rows = self._all(sql + " ORDER BY id", () if force else (version,))
+        return [row["id"] for row in rows]
+
+    def _renormalize_page(self, page_id: int, parse: Callable, version: int) -> str:
+        with self._write():
+            current = self._current_version(page_id)
+            try:
+                added = self._rederive(page_id, current, version, parse)
+            except PageError as exc:
+                logger.warning("renormalize failed page_id=%s error=%s", page_id, exc)
+                return "failed"
+            return "renormalized" if added else "unchanged"
+
+    def _rederive(
+        self, page_id: int, current: Version, version: int, parse: Callable | None = None
+    ) -> Version | None:
+        """Parse the page's newest raw body again; add and return a "renormalize" version
+        if the result differs from ``current``. Raises PageError when the parse fails
+        (only when ``parse`` is given; during a capture a failure is logged and ignored)."""
+        raw = self._latest_raw(page_id)
+        if raw is None:
+            return None
+        try:
+            transcript = (parse or self.parse)(
+                self._raw_body(raw["raw_sha256"]), current.fields.get("url")
+            )
+        except PageError as exc:
+            if parse is not None:
+                raise
+            logger.warning("re-derive failed page_id=%s error=%s", page_id, exc)
+            return None
+        self._update("pages", page_id, {"normalizer_version": version})
+        if _same_content(current, transcript.text, transcript.fields()):
+            return None
+        self._insert_version(
+            page_id,
+            current,
+            transcript,
+            origin="renormalize",
+            captured_at=raw["captured_at"],
+            raw_sha=raw["raw_sha256"],
+            normalizer_version=version,
+        )
+        return self._current_version(page_id)
+
+    def _latest_raw(self, page_id: int) -> sqlite3.Row | None:
+        """The newest raw body of a page that normalized (its newest good 200)."""
+        return self.conn.execute(
+            "SELECT raw_sha256, captured_at FROM captures WHERE page_id = ?"
+            " AND raw_sha256 IS NOT NULL AND outcome IN ('new', 'changed', 'unchanged')"
+            " ORDER BY captured_at DESC, id DESC LIMIT 1",
+            (page_id,),
+        ).fetchone()
+
+    # -- runs
 
     def start_run(self, trigger: str, started_at: str) -> int:
-        raise NotImplementedError
+        """Record the start of a run; captures saved until finish_run carry its id."""
+        with self._write():
+            row = {"trigger": trigger, "pid": os.getpid(), "started_at": started_at}
+            self.run_id = self._insert("runs", row)
+        return self.run_id
 
-    def finish_run(self, run_id: int, finished_at: str, counts: dict[str, int], error: str | None) -> None:
-        raise NotImplementedError
+    def finish_run(
+        self, run_id: int, finished_at: str, counts: dict[str, int], error: str | None
+    ) -> None:
+        """Record the end of a run: its counts (keys of RUN_COUNTS; others are ignored)."""
+        values = {name: counts[name] for name in RUN_COUNTS if name in counts}
+        with self._write():
+            self._update("runs", run_id, {"finished_at": finished_at, "error": error, **values})
+        if self.run_id == run_id:
+            self.run_id = None
+
+    def runs(self, limit: int = 20) -> list[dict]:
+        """The newest runs first, as dicts of the runs columns."""
+        rows = self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows]
+
+    # -- reading
+
+    def page_state(self, site: str, event_id: int) -> PageState | None:
+        """The state of one page, or None when it was never captured."""
+        rows = self._page_rows("p.site = ? AND p.event_id = ?", (site, event_id))
+        return rows[0] if rows else None
+
+    def known_pages(self, site: str) -> dict[int, PageState]:
+        """Every page of a site, by event id (for incremental discovery and rechecks)."""
+        return {state.event_id: state for state in self._page_rows("p.site = ?", (site,))}
+
+    def _page_rows(self, where: str, params: tuple) -> list[PageState]:
+        sql = (
+            "SELECT p.*, (SELECT count(*) FROM versions v WHERE v.page_id = p.id) AS versions"
+            f" FROM pages p WHERE {where} ORDER BY p.site, p.event_id"
+        )
+        return [_page_state(row) for row in self._all(sql, params)]
+
+    def get_page(self, ref: int | str, site: str | None = None) -> PageState:
+        """A page by event id (``site`` narrows it) or by URL; raises NotArchived."""
+        try:
+            url_site, event_id = event_ref(ref)
+        except ValueError as exc:
+            raise NotArchived(str(exc)) from None
+        site = url_site or site
+        where, params = ("p.event_id = ?", (event_id,))
+        if site:
+            where, params = ("p.site = ? AND p.event_id = ?", (site, event_id))
+        found = self._page_rows(where, params)
+        if not found:
+            raise NotArchived(f"event {event_id} is not in the archive {self.path}")
+        if len(found) > 1:
+            sites = ", ".join(state.site for state in found)
+            raise NotArchived(
+                f"event {event_id} is archived for several sites ({sites}); "
+                "name the site or give the URL"
+            )
+        return found[0]
+
+    def versions(self, site: str, event_id: int) -> list[Version]:
+        """Every version of a page, oldest first (empty when there is none)."""
+        rows = self._all(
+            "SELECT v.* FROM versions v JOIN pages p ON p.id = v.page_id"
+            " WHERE p.site = ? AND p.event_id = ? ORDER BY v.seq",
+            (site, event_id),
+        )
+        return [Version.from_row(row) for row in rows]
+
+    def version(self, site: str, event_id: int, n: int = -1) -> Version:
+        """Version number ``n`` (1-based; -1 is the current one); raises NotArchived."""
+        found = self.versions(site, event_id)
+        index = n - 1 if n > 0 else n
+        if not found or n == 0 or not -len(found) <= index < len(found):
+            raise NotArchived(f"no version {n} of {site} event {event_id} in {self.path}")
+        return found[index]
+
+    def captures(self, site: str, event_id: int, limit: int | None = None) -> list[dict]:
+        """The capture log of a page, newest first, as dicts of the captures columns."""
+        rows = self._all(
+            "SELECT c.* FROM captures c JOIN pages p ON p.id = c.page_id"
+            " WHERE p.site = ? AND p.event_id = ? ORDER BY c.captured_at DESC, c.id DESC"
+            " LIMIT ?",
+            (site, event_id, -1 if limit is None else limit),
+        )
+        return [dict(row) for row in rows]
+
+    def raw_body(self, sha256: str) -> bytes:
+        """A stored raw body, decompressed; raises NotArchived."""
+        with self._errors():
+            return self._raw_body(sha256)
+
+    def _raw_body(self, sha256: str) -> bytes:
+        row = self.conn.execute("SELECT body FROM raw_pages WHERE sha256 = ?", (sha256,))
+        found = row.fetchone()
+        if found is None:
+            raise NotArchived(f"no raw page {sha256} in {self.path}")
+        return zlib.decompress(found["body"])
+
+    def iter_raw_pages(self) -> Iterator[tuple[str, bytes]]:
+        """Every stored raw page as (sha256, body), in hash order, streamed."""
+        last = ""
+        while True:
+            rows = self._all(
+                "SELECT sha256, body FROM raw_pages WHERE sha256 > ? ORDER BY sha256 LIMIT 100",
+                (last,),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield row["sha256"], zlib.decompress(row["body"])
+            last = rows[-1]["sha256"]
+
+    def _current_version(self, page_id: int) -> Version | None:
+        row = self.conn.execute(
+            "SELECT * FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1", (page_id,)
+        ).fetchone()
+        return Version.from_row(row) if row else None
+
+
+def _same_content(current: Version, text: str, fields: dict) -> bool:
+    return current.text_sha256 == text_sha256(text) and current.fields_sha256 == fields_sha256(
+        fields
+    )
+
+
+def _status_change(status: str, outcome: str) -> str | None:
+    """ "gone" when a live page answers 404 / 410, "back" when a gone page answers again."""
+    if outcome == "gone":
+        return "gone" if status == "live" else None
+    if status == "gone" and outcome in ("new", "changed", "unchanged", "not-modified"):
+        return "back"
+    return None
+
+
+def _page_state(row: sqlite3.Row) -> PageState:
+    return PageState(
+        site=row["site"],
+        event_id=row["event_id"],
+        url=row["url"],
+        status=row["status"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_checked_at=row["last_checked_at"],
+        last_changed_at=row["last_changed_at"],
+        versions=row["versions"],
+        page_id=row["id"],
+        first_seen_at=row["first_seen_at"],
+        gone_at=row["gone_at"],
+        normalizer_version=row["normalizer_version"],
+    )
