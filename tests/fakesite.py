@@ -204,7 +204,8 @@ def _slider(page: FakePage) -> str:
     )
     return (
         f'<div class="slider masha-ignore" id="slider-{page.event_id}" role="listbox">'
-        f'<div class="slider__slides">{slides}'
+        '<div class="slider__slides" data-cycle-caption-template="{{slideNum}} of {{slideCount}}">'
+        f"{slides}"
         '<div class="slider__next" role="button"><i></i></div>'
         '<div class="slider__prev" role="button"><i></i></div> </div> '
         '<div class="slider__description"> <div class="slider_caption"></div> </div> </div>'
