@@ -24,7 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakesite import FakePage, generate_page, render_event_page  # noqa: E402
-
 from kremlin_archive.archive import Archive, Capture  # noqa: E402
 from kremlin_archive.normalize import parse_event_page  # noqa: E402
 

@@ -1,0 +1,394 @@
+"""The archive on real SQLite files: dedup, change history, gone and back, re-normalization,
+locking, and a writer killed with SIGKILL at random points."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from archive_writer import plan
+from fakesite import generate_page, render_event_page
+from kremlin_archive.archive import Archive, Capture, event_ref
+from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotArchived
+from kremlin_archive.normalize import Transcript, Turn, parse_event_page
+
+SITE = "en.kremlin.ru"
+WRITER = Path(__file__).with_name("archive_writer.py")
+
+
+@pytest.fixture
+def archive(tmp_path: Path):
+    with Archive(tmp_path / "kremlin.db", busy_timeout=5) as opened:
+        yield opened
+
+
+@pytest.fixture
+def page():
+    return generate_page(random.Random(7), 61000, datetime(2021, 5, 4, 12, 30))
+
+
+def capture_of(page, at: str, status: int = 200, body: bytes | None = None, **extra) -> Capture:
+    """A capture of a FakePage as the crawl would make it (200: rendered and parsed)."""
+    base = {"site": SITE, "event_id": page.event_id, "url": page.url, "source": "replica"}
+    if status != 200:
+        return Capture(**base, captured_at=at, status=status, **extra)
+    body = body if body is not None else render_event_page(page).encode()
+    transcript = parse_event_page(body, page.url)
+    return Capture(**base, captured_at=at, status=200, body=body, transcript=transcript, **extra)
+
+
+def count(archive: Archive, table: str) -> int:
+    return archive.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+# --- dedup -------------------------------------------------------------------------------
+
+
+def test_same_page_twice_adds_no_version_and_no_raw_page(archive, page):
+    first = archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z", etag='"a"'))
+    second = archive.save_capture(capture_of(page, "2024-01-02T10:00:00Z", etag='"b"'))
+    assert (first, second) == ("new", "unchanged")
+    assert (count(archive, "versions"), count(archive, "raw_pages")) == (1, 1)
+    assert count(archive, "captures") == 2
+    state = archive.page_state(SITE, page.event_id)
+    assert state.last_checked_at == "2024-01-02T10:00:00Z"
+    assert state.last_changed_at == "2024-01-01T10:00:00Z"
+    assert state.etag == '"b"' and state.versions == 1
+
+
+def test_whitespace_only_change_is_unchanged_but_keeps_the_new_body(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    spaced = replace(page, paragraphs=[f"  {p}\n\t " for p in page.paragraphs])
+    outcome = archive.save_capture(capture_of(spaced, "2024-01-02T10:00:00Z"))
+    assert outcome == "unchanged"
+    assert count(archive, "versions") == 1
+    assert count(archive, "raw_pages") == 2  # a different body is kept, once
+
+
+def test_white_space_inside_text_lines_is_folded(archive, page):
+    body = render_event_page(page).encode()
+    transcript = parse_event_page(body, page.url)
+    noisy = replace(transcript, text=transcript.text.replace(" ", "  \u00a0", 3))
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    again = replace(capture_of(page, "2024-01-02T10:00:00Z"), transcript=noisy)
+    assert archive.save_capture(again) == "unchanged"
+
+
+def test_real_edit_adds_a_version_with_its_changed_fields(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    edited = replace(page, title="A new title", paragraphs=[*page.paragraphs, "Added later."])
+    assert archive.save_capture(capture_of(edited, "2024-01-03T08:00:00Z")) == "changed"
+    old, new = archive.versions(SITE, page.event_id)
+    assert (old.seq, new.seq, new.origin) == (1, 2, "site")
+    assert new.changed_fields == ["title", "body"]
+    assert new.body_changes["paragraphs"] == {"added": 1, "removed": 0, "edited": 0}
+    assert archive.page_state(SITE, page.event_id).last_changed_at == "2024-01-03T08:00:00Z"
+
+
+def test_replaying_a_capture_writes_nothing(archive, page):
+    capture = capture_of(page, "2024-01-01T10:00:00Z")
+    assert [archive.save_capture(capture) for _ in range(3)] == ["new"] * 3
+    assert [count(archive, t) for t in ("captures", "versions", "raw_pages")] == [1, 1, 1]
+
+
+def test_en_and_ru_pages_with_one_event_id_are_different_pages(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    ru = replace(capture_of(page, "2024-01-01T10:00:00Z"), site="kremlin.ru")
+    assert archive.save_capture(ru) == "new"
+    assert set(archive.known_pages("kremlin.ru")) == {page.event_id}
+    with pytest.raises(NotArchived, match="several sites"):
+        archive.get_page(page.event_id)
+
+
+# --- change history ----------------------------------------------------------------------
+
+
+def transcript(text: str, turns: list[Turn], **fields) -> Transcript:
+    values = {"event_id": 5, "url": "http://en.kremlin.ru/events/president/news/5"}
+    values |= {"language": "en", "title": "Talks", "date": "2024-02-01", "time": "12:00"}
+    return Transcript(text=text, turns=turns, **(values | fields))
+
+
+def save_transcript(archive: Archive, t: Transcript, at: str) -> str:
+    body = f"<html>{t.text}|{t.fields()}</html>".encode()
+    capture = Capture(SITE, 5, t.url, at, "import", 200, body, transcript=t)
+    return archive.save_capture(capture)
+
+
+def test_change_history_counts_turns_added_removed_and_edited(archive):
+    turns = [Turn("A", "one"), Turn("B", "two"), Turn("A", "three"), Turn("B", "four")]
+    lines = lambda ts: "\n".join(["Talks", "12:00", *(f"{t.speaker}: {t.text}" for t in ts)])  # noqa: E731
+    save_transcript(archive, transcript(lines(turns), turns), "2024-02-01T10:00:00Z")
+    edited = [turns[0], Turn("B", "two, corrected"), turns[2], Turn("C", "five"), Turn("A", "6")]
+    later = transcript(lines(edited), edited, place="Sochi", tags={"Topics": ["Economy"]})
+    assert save_transcript(archive, later, "2024-02-02T10:00:00Z") == "changed"
+    new = archive.version(SITE, 5)
+    assert new.changed_fields == ["place", "tags", "body"]
+    assert new.body_changes["turns"] == {"added": 1, "removed": 0, "edited": 2}
+    assert new.body_changes["paragraphs"] == {"added": 1, "removed": 0, "edited": 2}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"lead": "New lead"}, ["lead"]),
+        ({"date": "2024-02-02", "time": "13:00"}, ["date", "time"]),
+        ({"sections": ["News", "Transcripts"]}, ["sections"]),
+        ({"photo_count": 4}, ["photo_count"]),
+    ],
+    ids=["lead", "date-and-time", "sections", "photo-count"],
+)
+def test_change_history_names_each_changed_field(archive, fields, expected):
+    save_transcript(archive, transcript("Talks\nbody", []), "2024-02-01T10:00:00Z")
+    save_transcript(archive, transcript("Talks\nbody", [], **fields), "2024-02-02T10:00:00Z")
+    assert archive.version(SITE, 5).changed_fields == expected
+
+
+# --- gone and back, 304, errors ----------------------------------------------------------
+
+
+def test_gone_page_keeps_its_versions_and_coming_back_shows_in_history(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    assert archive.save_capture(capture_of(page, "2024-01-02T10:00:00Z", status=410)) == "gone"
+    assert archive.save_capture(capture_of(page, "2024-01-03T10:00:00Z", status=404)) == "gone"
+    state = archive.page_state(SITE, page.event_id)
+    assert (state.status, state.gone_at, state.versions) == ("gone", "2024-01-02T10:00:00Z", 1)
+    assert archive.save_capture(capture_of(page, "2024-01-04T10:00:00Z")) == "unchanged"
+    state = archive.page_state(SITE, page.event_id)
+    assert (state.status, state.gone_at) == ("live", None)
+    history = [(c["outcome"], c["status_change"]) for c in archive.captures(SITE, page.event_id)]
+    assert history == [("unchanged", "back"), ("gone", None), ("gone", "gone"), ("new", None)]
+
+
+def test_not_modified_updates_last_checked_only(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z", etag='"v1"'))
+    outcome = archive.save_capture(capture_of(page, "2024-01-02T10:00:00Z", status=304))
+    assert outcome == "not-modified"
+    state = archive.page_state(SITE, page.event_id)
+    assert (state.last_checked_at, state.versions) == ("2024-01-02T10:00:00Z", 1)
+    assert archive.captures(SITE, page.event_id, limit=1)[0]["version_id"] == 1
+
+
+def test_error_capture_is_logged_and_changes_no_page_state(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    failed = Capture(SITE, page.event_id, page.url, "2024-01-02T10:00:00Z", "live", error="cut")
+    assert archive.save_capture(failed) == "error"
+    assert archive.save_capture(capture_of(page, "2024-01-03T10:00:00Z", status=503)) == "error"
+    state = archive.page_state(SITE, page.event_id)
+    assert state.last_checked_at == "2024-01-01T10:00:00Z"
+    errors = [c["error"] for c in archive.captures(SITE, page.event_id)][:2]
+    assert errors == ["HTTP 503", "cut"]
+
+
+# --- re-normalization --------------------------------------------------------------------
+
+
+def normalizer_v2(body, url=None) -> Transcript:
+    """A changed normalizer: titles in upper case."""
+    parsed = parse_event_page(body, url)
+    return replace(
+        parsed,
+        title=parsed.title.upper(),
+        text=parsed.text.replace(parsed.title, parsed.title.upper()),
+    )
+
+
+def test_renormalize_adds_a_renormalize_version_without_network(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    counts = archive.renormalize(normalizer_v2, 2)
+    assert counts == {"pages": 1, "renormalized": 1, "unchanged": 0, "failed": 0}
+    new = archive.version(SITE, page.event_id)
+    assert (new.seq, new.origin, new.normalizer_version) == (2, "renormalize", 2)
+    assert new.changed_fields == ["title"] and new.title == page.title.upper()
+    assert archive.renormalize(normalizer_v2, 2)["pages"] == 0  # done: nothing to redo
+    assert archive.renormalize(normalizer_v2, 2, force=True)["unchanged"] == 1
+
+
+def test_capture_from_a_newer_normalizer_is_not_a_site_edit(tmp_path, page):
+    with Archive(tmp_path / "a.db") as old:
+        old.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    with Archive(tmp_path / "a.db", parse=normalizer_v2, normalizer_version=2) as new:
+        body = render_event_page(page).encode()
+        capture = replace(capture_of(page, "2024-01-02T10:00:00Z"), normalizer_version=2)
+        capture = replace(capture, transcript=normalizer_v2(body, page.url))
+        assert new.save_capture(capture) == "unchanged"
+        origins = [v.origin for v in new.versions(SITE, page.event_id)]
+    assert origins == ["site", "renormalize"]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_read_api_finds_pages_versions_and_raw_bodies(archive, page):
+    capture = capture_of(page, "2024-01-01T10:00:00Z")
+    archive.save_capture(capture)
+    assert archive.get_page(page.url.replace("http:", "https:") + "/").event_id == page.event_id
+    assert archive.get_page(str(page.event_id)).site == SITE
+    sha = archive.version(SITE, page.event_id, 1).raw_sha256
+    assert archive.raw_body(sha) == capture.body
+    assert list(archive.iter_raw_pages()) == [(sha, capture.body)]
+    with pytest.raises(NotArchived):
+        archive.get_page(99)
+    with pytest.raises(NotArchived):
+        archive.version(SITE, page.event_id, 2)
+
+
+def test_full_text_search_over_titles_and_texts(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    word = page.title.split()[-3]
+    hits = archive.conn.execute(
+        "SELECT rowid FROM versions_fts WHERE versions_fts MATCH ?", (word,)
+    ).fetchall()
+    assert len(hits) == 1
+
+
+def test_event_ref_parses_ids_and_urls():
+    assert event_ref(17758) == (None, 17758)
+    assert event_ref("http://kremlin.ru/events/president/news/17758/print") == (
+        "kremlin.ru",
+        17758,
+    )
+    with pytest.raises(ValueError):
+        event_ref("meeting")
+
+
+def test_runs_are_recorded_and_stamp_their_captures(archive, page):
+    run_id = archive.start_run("manual", "2024-01-01T09:59:00Z")
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    archive.finish_run(run_id, "2024-01-01T10:01:00Z", {"new": 1, "failed": 0}, None)
+    run = archive.runs()[0]
+    assert (run["trigger"], run["new"], run["failed"], run["finished_at"]) == (
+        "manual",
+        1,
+        0,
+        "2024-01-01T10:01:00Z",
+    )
+    assert archive.captures(SITE, page.event_id)[0]["run_id"] == run_id
+
+
+# --- the database file -------------------------------------------------------------------
+
+
+def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
+    path = tmp_path / "kremlin.db"
+    for _ in range(2):
+        with Archive(path) as archive:
+            names = [r[0] for r in archive.conn.execute("SELECT name FROM _sqlite_migrations")]
+            mode = archive.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            keys = archive.conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    assert names == ["001_initial_schema"]
+    assert (mode, keys) == ("wal", 1)
+
+
+def test_locked_database_raises_database_busy(tmp_path, page):
+    path = tmp_path / "kremlin.db"
+    Archive(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Archive(path, busy_timeout=0.05) as archive:
+            assert archive.page_state(SITE, page.event_id) is None  # readers are not blocked
+            with pytest.raises(DatabaseBusy, match="stayed locked"):
+                archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    finally:
+        holder.execute("ROLLBACK")
+
+
+def test_full_disk_raises_archive_error_and_writes_nothing(archive, page):
+    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
+    pages_used = archive.conn.execute("PRAGMA page_count").fetchone()[0]
+    archive.conn.execute(f"PRAGMA max_page_count = {pages_used}")
+    other = replace(page, event_id=61001, paragraphs=page.paragraphs * 40)
+    with pytest.raises(ArchiveError, match="full"):
+        archive.save_capture(capture_of(other, "2024-01-02T10:00:00Z"))
+    assert [count(archive, t) for t in ("pages", "captures", "raw_pages")] == [1, 1, 1]
+
+
+def run_writer(db: Path, *args: str, **popen) -> subprocess.Popen:
+    command = [sys.executable, str(WRITER), str(db), "--pages", "20", "--rounds", "3", *args]
+    env = os.environ | {"PYTHONHASHSEED": "0"}  # fakesite's tag links use hash()
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, **popen)
+
+
+def test_two_writers_and_a_reader_never_fail_with_database_locked(tmp_path):
+    db = tmp_path / "kremlin.db"
+    writers = [run_writer(db, "--first-id", str(first)) for first in (70000, 80000)]
+    with Archive(db, busy_timeout=30) as reader:
+        while any(w.poll() is None for w in writers):
+            reader.known_pages(SITE)
+    outputs = [w.communicate()[0] for w in writers]
+    assert [w.returncode for w in writers] == [0, 0]
+    assert all(out.count("saved") == 60 for out in outputs)
+
+
+# --- SIGKILL at random points ------------------------------------------------------------
+
+
+def archive_contents(db: Path) -> tuple[list, list]:
+    conn = sqlite3.connect(db)
+    versions = conn.execute(
+        "SELECT p.event_id, v.seq, v.origin, v.text_sha256, v.fields_sha256, v.raw_sha256"
+        " FROM versions v JOIN pages p ON p.id = v.page_id ORDER BY 1, 2"
+    ).fetchall()
+    captures = conn.execute(
+        "SELECT p.event_id, c.captured_at, c.outcome, c.status_change, c.raw_sha256"
+        " FROM captures c JOIN pages p ON p.id = c.page_id ORDER BY 1, 2"
+    ).fetchall()
+    conn.close()
+    return versions, captures
+
+
+def check_consistent(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    orphans = conn.execute(
+        "SELECT count(*) FROM versions v LEFT JOIN raw_pages r ON r.sha256 = v.raw_sha256"
+        " WHERE r.sha256 IS NULL"
+    ).fetchone()[0]
+    gaps = conn.execute(
+        "SELECT count(*) FROM (SELECT page_id, max(seq) AS top, count(*) AS n"
+        " FROM versions GROUP BY page_id) WHERE top != n"
+    ).fetchone()[0]
+    unlogged = conn.execute(
+        "SELECT count(*) FROM versions v WHERE origin = 'site'"
+        " AND NOT EXISTS (SELECT 1 FROM captures c WHERE c.version_id = v.id)"
+    ).fetchone()[0]
+    conn.close()
+    assert (orphans, gaps, unlogged) == (0, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[list, list]:
+    db = tmp_path_factory.mktemp("reference") / "kremlin.db"
+    assert run_writer(db).wait() == 0
+    return archive_contents(db)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_writer_killed_at_a_random_point_leaves_a_sound_archive_that_resumes(
+    tmp_path, seed, reference
+):
+    db = tmp_path / "kremlin.db"
+    total = len(list(plan(1, 20, 3)))
+    writer = run_writer(db)
+    assert writer.stdout.readline().strip() == "started"
+    for _ in range(random.Random(seed).randrange(total)):
+        writer.stdout.readline()
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    check_consistent(db)
+    rerun = run_writer(db)
+    assert rerun.wait() == 0
+    check_consistent(db)
+    assert archive_contents(db) == reference
