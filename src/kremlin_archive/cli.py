@@ -287,3 +287,265 @@ def status(config_path: Path | None, db_path: Path | None, log_level: str | None
     config = make_config(config_path, db_path, log__level=log_level)
     info = gather_status(config)
     click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else render_status(info))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def site_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--site", help="The site an event ID is on (en or ru; default en). URLs name their site."
+    )(func)
+
+
+def _page(archive: Any, config: Config, ref: str, site: str | None) -> Any:
+    """The archived page a user named by ID or URL, on the config's sites."""
+    from .lookup import resolve
+
+    names = {s.name: s for s in config.sites}
+    if site is not None and site not in names:
+        raise ConfigError(f"--site must be one of {', '.join(names)}, got {site!r}")
+    default = names.get(site or "en") or config.sites[0]
+    return resolve(archive, ref, default.host, {s.host: s.url for s in config.sites})
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from .lookup import parse_moment
+
+    try:
+        return parse_moment(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+@main.command()
+@config_options
+@click.argument("ref", metavar="ID|URL")
+@site_option
+@click.option("--version", "seq", type=click.IntRange(min=1), help="Version number N.")
+@click.option("--at", callback=_moment, help="The version current at DATETIME (ISO, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print the fields and text as JSON.")
+@handle_errors
+def show(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    ref: str,
+    site: str | None,
+    seq: int | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Print an archived transcript exactly as stored (by default its latest version).
+
+    --at takes an ISO date or datetime, UTC unless it names a zone; a date alone means the
+    end of that day.
+
+    \b
+    Example:
+      kremlin-archive show 53016
+      kremlin-archive show http://en.kremlin.ru/events/president/news/53016/print --version 1
+      kremlin-archive show 53016 --at 2016-10-05T12:00
+    """
+    from .lookup import Record, open_archive, version
+
+    if seq is not None and at is not None:
+        raise click.UsageError("give --version or --at, not both")
+    config = make_config(config_path, db_path, log__level=log_level)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        page = _page(archive, config, ref, site)
+        found = version(archive, page, seq, at)
+    record = Record(page.site, page.event_id, page.url, found)
+    click.echo(_json(record.to_dict()) if as_json else found.text)
+
+
+@main.command()
+@config_options
+@click.argument("ref", metavar="ID|URL")
+@site_option
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@handle_errors
+def history(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    ref: str,
+    site: str | None,
+    as_json: bool,
+) -> None:
+    """List every version of a page (when, what changed, text hash, site edit or
+    re-normalization) and the captures that saw it go or come back.
+
+    \b
+    Example:
+      kremlin-archive history 53016
+      kremlin-archive history --json http://en.kremlin.ru/events/president/news/53016
+    """
+    from .lookup import open_archive, page_history, render_history
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        page = _page(archive, config, ref, site)
+        entries = page_history(archive, page)
+    if as_json:
+        data = {"site": page.site, "event_id": page.event_id, "url": page.url}
+        data |= {"status": page.status, "history": [e.to_dict() for e in entries]}
+        click.echo(_json(data))
+    else:
+        click.echo("\n".join(render_history(page, entries)))
+
+
+@main.command()
+@config_options
+@click.argument("ref", metavar="ID|URL")
+@click.argument("a", type=click.IntRange(min=1), required=False)
+@click.argument("b", type=click.IntRange(min=1), required=False)
+@site_option
+@click.option("--word", is_flag=True, help="Mark changed words within lines.")
+@handle_errors
+def diff(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    ref: str,
+    a: int | None,
+    b: int | None,
+    site: str | None,
+    word: bool,
+) -> None:
+    """Show what changed between versions A and B of a page as a unified line diff
+    (default: the last two versions; A alone: A against the latest).
+
+    \b
+    Example:
+      kremlin-archive diff 53016
+      kremlin-archive diff 53016 1 3 --word
+    """
+    from .lookup import open_archive, pick_pair, render_diff
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        old, new = pick_pair(archive, _page(archive, config, ref, site), a, b)
+    text = render_diff(old, new, word)
+    if text:
+        click.echo(text)
+
+
+@main.command()
+@config_options
+@click.argument("query")
+@click.option("--all-versions", is_flag=True, help="Search every version, not only the latest.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N matches.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per match.")
+@handle_errors
+def search(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    query: str,
+    all_versions: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Full-text search of titles and texts (SQLite FTS5 query syntax), newest event first,
+    with a snippet around each match.
+
+    \b
+    Example:
+      kremlin-archive search Nazarbayev
+      kremlin-archive search '"gala concert" AND Astana' --all-versions --json
+    """
+    from .lookup import open_archive, render_hit, search_versions
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        for hit in search_versions(archive, query, all_versions, limit):
+            click.echo(_json(hit.to_dict()) if as_json else render_hit(hit))
+
+
+@main.command("list")
+@config_options
+@click.option("--since", callback=_day, help="Only events of this day or later (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per event.")
+@handle_errors
+def list_events(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    since: date | None,
+    as_json: bool,
+) -> None:
+    """List the archived events, newest first: ID, date, versions, status, title.
+
+    \b
+    Example:
+      kremlin-archive list --since 2020-08-01
+      kremlin-archive list --json | jq -r .url
+    """
+    from .lookup import list_pages, open_archive, render_listed
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        for item in list_pages(archive, since):
+            click.echo(_json(item.to_dict()) if as_json else render_listed(item))
+
+
+@main.command()
+@config_options
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["jsonl", "csv", "txt", "turns"]),
+    help="jsonl, csv, txt (one file per event) or turns (one line per speaker turn).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the files and manifest.json (created if missing).",
+)
+@click.option("--all-versions", is_flag=True, help="Every version, not only the latest.")
+@click.option("--since", callback=_day, help="Only events of this day or later (YYYY-MM-DD).")
+@handle_errors
+def export(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    fmt: str,
+    out: Path,
+    all_versions: bool,
+    since: date | None,
+) -> None:
+    """Write the archive to files in DIR, with manifest.json (counts, schema version,
+    SHA-256 of every file). The same archive always gives the same bytes.
+
+    \b
+    Example:
+      kremlin-archive export --format jsonl --out exports/
+      kremlin-archive export --format txt --out texts/ --since 2020-01-01 --all-versions
+    """
+    from .export import ExportOptions, count_records, export_archive
+    from .lookup import open_archive
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    options = ExportOptions(fmt, out, all_versions, since)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        if not sys.stderr.isatty():
+            manifest = export_archive(archive, options)
+        else:
+            with click.progressbar(length=count_records(archive, options), file=sys.stderr) as bar:
+                manifest = export_archive(archive, options, bar.update)
+    counts = manifest["counts"]
+    click.echo(f"exported {counts['records']} records in {counts['files']} files to {out}")

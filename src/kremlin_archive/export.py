@@ -1,0 +1,310 @@
+"""Archive -> jsonl / csv / txt / turns files, streaming, with a manifest.
+
+Records are read from a cursor and written as they come, each file hashed while it is
+written, so memory stays flat however large the archive. The same archive gives the same
+bytes: records go in a fixed order (site, event id, version), JSON keys in a fixed order,
+and ``manifest.json`` records the archive's state (its last capture, its counts, its
+schema version), never the wall clock. Files are written under a temporary name and moved
+into place, the manifest last, so a manifest always describes whole files.
+
+    jsonl   events.jsonl (versions.jsonl with all versions): one record per line
+    csv     events.csv (versions.csv): the same columns; lists and dicts as JSON strings
+    txt     <id>.txt per event (<site>-<id>.txt off en.kremlin.ru; -v<N> with all versions)
+    turns   turns.jsonl: one line per speaker turn (event, version, position, speaker, text)
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .archive import Archive
+from .errors import ExportError
+from .lookup import DEFAULT_SITE, Record, archive_state, iter_records
+from .lookup import count_records as count_lookup
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("jsonl", "csv", "txt", "turns")
+MANIFEST = "manifest.json"
+# The record's columns, in order: identity, version facts, Transcript fields, text.
+COLUMNS = (
+    "site",
+    "event_id",
+    "url",
+    "version",
+    "captured_at",
+    "origin",
+    "changed_fields",
+    "text_sha256",
+    "fields_sha256",
+    "raw_sha256",
+    "normalizer_version",
+    "language",
+    "kind",
+    "title",
+    "lead",
+    "date",
+    "time",
+    "place",
+    "announcement",
+    "tags",
+    "sections",
+    "published",
+    "photo_count",
+    "turns",
+    "text",
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    format: str
+    out: Path
+    all_versions: bool = False
+    since: date | None = None
+
+
+@dataclass
+class FileEntry:
+    name: str
+    records: int = 0
+    bytes: int = 0
+    sha256: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "records": self.records,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+
+
+Progress = Callable[[int], None]
+
+
+def count_records(archive: Archive, options: ExportOptions) -> int:
+    """How many versions the export reads (the length of a progress bar)."""
+    return count_lookup(archive, options.all_versions, options.since)
+
+
+def export_archive(
+    archive: Archive, options: ExportOptions, progress: Progress | None = None
+) -> dict:
+    """Write the export into ``options.out`` and return the manifest it wrote."""
+    if options.format not in FORMATS:
+        raise ExportError(f"unknown export format {options.format!r} (known: {FORMATS})")
+    _make_dir(options.out)
+    archive.conn.execute("BEGIN")  # one snapshot: a crawl writing meanwhile is not half seen
+    try:
+        state = archive_state(archive)
+        rows = _counted(iter_records(archive, options.all_versions, options.since), progress)
+        files = WRITERS[options.format](rows, options)
+    finally:
+        archive.conn.execute("COMMIT")
+    manifest = render_manifest(options, state, files)
+    _write_atomic(options.out / MANIFEST, manifest.encode("utf-8"))
+    logger.info("exported format=%s files=%d dir=%s", options.format, len(files), options.out)
+    return json.loads(manifest)
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {out}: {exc.strerror}") from None
+
+
+def _counted(rows: Iterator[Record], progress: Progress | None) -> Iterator[Record]:
+    for row in rows:
+        yield row
+        if progress is not None:
+            progress(1)
+
+
+def render_manifest(options: ExportOptions, state: dict, files: list[FileEntry]) -> str:
+    """The manifest as JSON text: what was asked, the archive's state, every file's hash."""
+    manifest = {
+        "exporter": f"kremlin-archive {__version__}",
+        "format": options.format,
+        "all_versions": options.all_versions,
+        "since": options.since.isoformat() if options.since else None,
+        "archive": state,
+        "counts": {"files": len(files), "records": sum(f.records for f in files)},
+        "files": [f.to_dict() for f in files],
+    }
+    return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------- records
+
+
+def render_record(record: Record) -> dict[str, Any]:
+    """One export record: COLUMNS, in order."""
+    data = record.to_dict()
+    return {name: data.get(name) for name in COLUMNS}
+
+
+def render_csv_row(record: dict[str, Any]) -> list[Any]:
+    return [_csv_cell(record[name]) for name in COLUMNS]
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
+
+
+def _json_line(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def txt_name(record: Record, all_versions: bool) -> str:
+    """A safe file name: ``<id>.txt`` on en.kremlin.ru, ``<site>-<id>.txt`` elsewhere,
+    ``-v<N>`` before ``.txt`` with all versions. Nothing from the data can add a path."""
+    stem = str(int(record.event_id))
+    if record.site != DEFAULT_SITE:
+        stem = f"{_UNSAFE.sub('_', record.site).strip('._') or 'site'}-{stem}"
+    if all_versions:
+        stem += f"-v{int(record.version.seq)}"
+    return stem + ".txt"
+
+
+# --------------------------------------------------------------------------- writers
+
+
+class HashingWriter:
+    """A text file written under a temporary name, hashed and counted as it goes;
+    ``close`` moves it into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        try:
+            self._raw = self.part.open("wb")
+        except OSError as exc:
+            raise ExportError(f"cannot write {self.part}: {exc.strerror}") from None
+        self._sha = hashlib.sha256()
+        self.entry = FileEntry(path.name)
+
+    def write(self, text: str) -> int:
+        self.write_bytes(text.encode("utf-8"))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        self._raw.write(data)
+        self._sha.update(data)
+        self.entry.bytes += len(data)
+
+    def close(self) -> FileEntry:
+        self._raw.close()
+        os.replace(self.part, self.path)
+        self.entry.sha256 = self._sha.hexdigest()
+        return self.entry
+
+    def abort(self) -> None:
+        self._raw.close()
+        self.part.unlink(missing_ok=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> FileEntry:
+    writer = HashingWriter(path)
+    writer.write_bytes(data)
+    return writer.close()
+
+
+def _stream(path: Path, fill: Callable[[HashingWriter], None]) -> FileEntry:
+    writer = HashingWriter(path)
+    try:
+        fill(writer)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def write_jsonl(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]:
+    def fill(out: HashingWriter) -> None:
+        for record in rows:
+            out.write(_json_line(render_record(record)))
+            out.entry.records += 1
+
+    return [_stream(options.out / f"{_stem(options)}.jsonl", fill)]
+
+
+def write_csv(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]:
+    def fill(out: HashingWriter) -> None:
+        writer = csv.writer(_TextSink(out), lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        for record in rows:
+            writer.writerow(render_csv_row(render_record(record)))
+            out.entry.records += 1
+
+    return [_stream(options.out / f"{_stem(options)}.csv", fill)]
+
+
+def write_turns(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]:
+    def fill(out: HashingWriter) -> None:
+        for record in rows:
+            turns = record.version.fields.get("turns") or []
+            for position, (speaker, text) in enumerate(turns, 1):
+                out.write(_json_line(_turn(record, position, speaker, text)))
+                out.entry.records += 1
+
+    return [_stream(options.out / "turns.jsonl", fill)]
+
+
+def _turn(record: Record, position: int, speaker: str, text: str) -> dict:
+    return {
+        "site": record.site,
+        "event_id": record.event_id,
+        "version": record.version.seq,
+        "position": position,
+        "speaker": speaker,
+        "text": text,
+    }
+
+
+def write_txt(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]:
+    entries = []
+    for record in rows:
+        path = options.out / txt_name(record, options.all_versions)
+        entry = _write_atomic(path, record.version.text.encode("utf-8"))
+        entry.records = 1
+        entries.append(entry)
+    return entries
+
+
+def _stem(options: ExportOptions) -> str:
+    return "versions" if options.all_versions else "events"
+
+
+class _TextSink(io.TextIOBase):
+    """What csv.writer needs: a ``write`` that forwards to a HashingWriter."""
+
+    def __init__(self, out: HashingWriter) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(text)
+
+
+WRITERS: dict[str, Callable[[Iterator[Record], ExportOptions], list[FileEntry]]] = {
+    "jsonl": write_jsonl,
+    "csv": write_csv,
+    "txt": write_txt,
+    "turns": write_turns,
+}

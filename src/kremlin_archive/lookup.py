@@ -1,0 +1,441 @@
+"""Read queries over the archive: find a page, its versions, history, diffs, search, list.
+
+Nothing here writes content. :func:`open_archive` opens an existing archive through
+:class:`Archive` (so its migrations apply) and adds, when missing, the plain-named views
+that make the database browsable as it is (Datasette, ``sqlite3``). Rows are read with a
+cursor and yielded, so a caller that streams them keeps memory flat.
+
+A page is named the way a user names it (:func:`resolve`): an event id (on the default
+site, or the one given), or any URL form of the page: canonical, ``/print``, a replica or
+mirror address, wget's ``.html``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .archive import Archive, PageState, Version, migrations
+from .discover import parse_event_url
+from .errors import ArchiveError, NotArchived
+
+logger = logging.getLogger(__name__)
+
+# Views for browsing (Datasette and friends). They belong in the archive's migrations;
+# until they move there, ensure_views() creates them when missing.
+VIEWS = {
+    "current_transcripts": """
+        CREATE VIEW IF NOT EXISTS current_transcripts AS
+        SELECT p.site, p.event_id, p.url, p.status,
+               json_extract(v.fields, '$.date') AS date, v.title,
+               v.seq AS version, v.captured_at, v.origin, v.text_sha256, v.text
+        FROM pages p JOIN versions v ON v.page_id = p.id
+        WHERE v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = p.id)
+    """,
+    "changes": """
+        CREATE VIEW IF NOT EXISTS changes AS
+        SELECT v.captured_at, p.site, p.event_id, v.title, v.seq AS version, v.origin,
+               v.changed_fields, v.body_changes, v.text_sha256, p.url
+        FROM versions v JOIN pages p ON p.id = v.page_id
+        WHERE v.seq > 1
+        ORDER BY v.captured_at DESC, v.id DESC
+    """,
+}
+ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
+DEFAULT_SITE = "en.kremlin.ru"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One version with the identity of its page."""
+
+    site: str
+    event_id: int
+    url: str
+    version: Version
+
+    def to_dict(self) -> dict:
+        """Identity, version facts, the fields and the text, JSON-ready."""
+        v = self.version
+        head = {
+            "site": self.site,
+            "event_id": self.event_id,
+            "url": self.url,
+            "version": v.seq,
+            "captured_at": v.captured_at,
+            "origin": v.origin,
+            "changed_fields": v.changed_fields,
+            "text_sha256": v.text_sha256,
+            "fields_sha256": v.fields_sha256,
+            "raw_sha256": v.raw_sha256,
+            "normalizer_version": v.normalizer_version,
+        }
+        fields = {k: value for k, value in v.fields.items() if k not in head}
+        return head | fields | {"text": v.text}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    event: str  # "version", "gone" or "back"
+    version: Version | None = None
+    http_status: int | None = None  # of a gone / back capture
+
+    def to_dict(self) -> dict:
+        data: dict = {"at": self.at, "event": self.event}
+        if self.version is not None:
+            v = self.version
+            data |= {"version": v.seq, "origin": v.origin, "changed_fields": v.changed_fields}
+            data |= {"body_changes": v.body_changes, "text_sha256": v.text_sha256}
+            data |= {"raw_sha256": v.raw_sha256, "normalizer_version": v.normalizer_version}
+        else:
+            data["http_status"] = self.http_status
+        return data
+
+
+@dataclass(frozen=True)
+class Hit:
+    record: Record
+    snippet: str
+
+    def to_dict(self) -> dict:
+        r, v = self.record, self.record.version
+        return {
+            "site": r.site,
+            "event_id": r.event_id,
+            "url": r.url,
+            "version": v.seq,
+            "captured_at": v.captured_at,
+            "date": v.fields.get("date"),
+            "title": v.title,
+            "snippet": self.snippet,
+        }
+
+
+@dataclass(frozen=True)
+class Listed:
+    site: str
+    event_id: int
+    url: str
+    date: str | None
+    title: str
+    versions: int
+    status: str
+    first_seen_at: str
+    last_changed_at: str | None
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+# --------------------------------------------------------------------------- opening
+
+
+@contextmanager
+def open_archive(path: str | Path, busy_timeout: float = 30.0) -> Iterator[Archive]:
+    """The existing archive at ``path`` (never a new empty one), with its views in place."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchiveError(f"no archive at {path}: run `kremlin-archive crawl` first")
+    with Archive(path, busy_timeout=busy_timeout) as archive:
+        ensure_views(archive.conn)
+        yield archive
+
+
+def ensure_views(conn: sqlite3.Connection) -> None:
+    """Create the browsing views that are missing (see VIEWS)."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    missing = [sql for name, sql in VIEWS.items() if name not in have]
+    for sql in missing:
+        conn.execute(sql)
+    if missing:
+        logger.info("created views count=%d", len(missing))
+
+
+def archive_state(archive: Archive) -> dict:
+    """What identifies the archive's content: counts, last capture, schema version."""
+    row = archive.conn.execute(
+        "SELECT (SELECT count(*) FROM pages) AS pages,"
+        " (SELECT count(*) FROM versions) AS versions,"
+        " (SELECT count(*) FROM captures) AS captures,"
+        " (SELECT max(captured_at) FROM captures) AS last_captured_at"
+    ).fetchone()
+    applied = [m.name for m in migrations.applied(archive.db)]
+    return dict(row) | {"schema_version": len(applied), "schema_migrations": applied}
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def resolve(archive: Archive, ref: str, site_host: str, hosts: dict[str, str]) -> PageState:
+    """The archived page named by ``ref``: an event id on ``site_host``, or a URL of the
+    page on any host (``hosts`` maps the archive's canonical hosts to their base URLs; a URL
+    on another host, a replica or mirror, counts as ``site_host``). NotArchived when absent."""
+    host, event_id = parse_ref(ref, site_host, hosts)
+    return archive.get_page(event_id, site=host)
+
+
+def parse_ref(ref: str, site_host: str, hosts: dict[str, str]) -> tuple[str, int]:
+    """``(canonical host, event id)`` of an id or a URL; NotArchived for anything else."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return site_host, int(ref)
+    split = urlsplit(ref if "://" in ref else f"http://{ref}")
+    host = (split.hostname or "").removeprefix("www.")
+    host = host if host in hosts else site_host
+    event = parse_event_url(split.path, hosts.get(host, f"http://{host}"))
+    if event is None:
+        raise NotArchived(f"not an event id or event page URL: {ref}")
+    return host, event.event_id
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def version(
+    archive: Archive, page: PageState, seq: int | None = None, at: datetime | None = None
+) -> Version:
+    """Version ``seq``, or the one current at ``at``, or the latest."""
+    found = archive.versions(page.site, page.event_id)
+    if not found:
+        raise NotArchived(f"{page.site} event {page.event_id} has no version (never fetched)")
+    if seq is not None:
+        return _numbered(found, seq, page)
+    if at is not None:
+        return _current_at(found, at, page)
+    return found[-1]
+
+
+def _numbered(found: list[Version], seq: int, page: PageState) -> Version:
+    for v in found:
+        if v.seq == seq:
+            return v
+    raise NotArchived(
+        f"{page.site} event {page.event_id} has no version {seq} (versions 1 to {len(found)})"
+    )
+
+
+def _current_at(found: list[Version], at: datetime, page: PageState) -> Version:
+    stamp = iso_utc(at)
+    earlier = [v for v in found if _stamp_key(v.captured_at) <= stamp]
+    if not earlier:
+        raise NotArchived(
+            f"{page.site} event {page.event_id} was first archived at "
+            f"{found[0].captured_at}, after {stamp}"
+        )
+    return earlier[-1]
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO date or datetime (UTC unless it says otherwise) as an aware datetime; a date
+    alone means the end of that day. ValueError for anything else."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO date or datetime: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as ISO-8601 UTC with a Z; a naive datetime is taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stamp_key(stamp: str) -> str:
+    """Stored stamps compare as text once their zone is written as Z and their fraction
+    dropped: ``2020-08-27T16:00:00.123+00:00`` -> ``2020-08-27T16:00:00Z``."""
+    return stamp[:19] + "Z"
+
+
+def pick_pair(
+    archive: Archive, page: PageState, a: int | None = None, b: int | None = None
+) -> tuple[Version, Version]:
+    """Versions A and B of a page; A alone: A and the latest; neither: the last two."""
+    found = archive.versions(page.site, page.event_id)
+    if a is None:
+        if len(found) < 2:
+            raise ArchiveError(
+                f"{page.site} event {page.event_id} has {len(found)} version(s): nothing to compare"
+            )
+        return found[-2], found[-1]
+    old = _numbered(found, a, page)
+    return old, _numbered(found, b, page) if b is not None else found[-1]
+
+
+def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
+    """Versions, and the captures that saw the page go or come back, by time."""
+    entries = [
+        HistoryEntry(v.captured_at, "version", v)
+        for v in archive.versions(page.site, page.event_id)
+    ]
+    entries += [
+        HistoryEntry(c["captured_at"], c["status_change"], http_status=c["http_status"])
+        for c in archive.captures(page.site, page.event_id)
+        if c["status_change"]
+    ]
+    return sorted(entries, key=lambda e: (_stamp_key(e.at), e.event != "version"))
+
+
+def render_history(page: PageState, entries: list[HistoryEntry]) -> list[str]:
+    """The lines ``history`` prints: the page, then one line per entry."""
+    lines = [f"{page.site} {page.event_id} {page.url} ({page.status})"]
+    return lines + [_history_line(entry) for entry in entries]
+
+
+def _history_line(entry: HistoryEntry) -> str:
+    if entry.version is None:
+        status = f" (HTTP {entry.http_status})" if entry.http_status else ""
+        return f"{'':5} {entry.at:<20}  {entry.event}{status}"
+    v = entry.version
+    what = "first version" if v.seq == 1 else "changed " + (", ".join(v.changed_fields) or "-")
+    origin = ORIGIN_NAMES.get(v.origin, v.origin)
+    return f"v{v.seq:<4} {v.captured_at:<20}  {what:<30}  {origin:<16}  {v.text_sha256[:12]}"
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def render_diff(old: Version, new: Version, word: bool = False) -> str:
+    """A unified line diff of two versions' texts (or a word diff), "" when equal."""
+    old_name = f"v{old.seq} {old.captured_at}"
+    new_name = f"v{new.seq} {new.captured_at}"
+    if word:
+        return render_word_diff(old.text, new.text, old_name, new_name)
+    lines = difflib.unified_diff(
+        old.text.split("\n"), new.text.split("\n"), old_name, new_name, lineterm=""
+    )
+    return "\n".join(lines)
+
+
+_WORD = re.compile(r"\S+|\s+")
+
+
+def render_word_diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    """The new text with removed words as ``[-…-]`` and added ones as ``{+…+}``, only the
+    lines that changed (git's ``--word-diff=plain``)."""
+    if old == new:
+        return ""
+    out = [f"--- {old_name}", f"+++ {new_name}"]
+    a, b = old.split("\n"), new.split("\n")
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            out.append(f"@@ -{i1 + 1},{i2 - i1} +{j1 + 1},{j2 - j1} @@")
+            out.append(_word_hunk("\n".join(a[i1:i2]), "\n".join(b[j1:j2])))
+    return "\n".join(out)
+
+
+def _word_hunk(old: str, new: str) -> str:
+    a, b = _WORD.findall(old), _WORD.findall(new)
+    parts: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            parts.append("".join(a[i1:i2]))
+            continue
+        if i2 > i1:
+            parts.append("[-" + "".join(a[i1:i2]) + "-]")
+        if j2 > j1:
+            parts.append("{+" + "".join(b[j1:j2]) + "+}")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- search and list
+
+_RECORD_SQL = "SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*"
+_CURRENT = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
+
+
+def _record(row: sqlite3.Row) -> Record:
+    data = dict(row)
+    site, event_id, url = data.pop("page_site"), data.pop("page_event_id"), data.pop("page_url")
+    data.pop("snippet", None)
+    return Record(site, event_id, url, Version.from_row(data))
+
+
+def search_versions(
+    archive: Archive, query: str, all_versions: bool = False, limit: int | None = None
+) -> Iterator[Hit]:
+    """FTS5 matches, newest event first, each with a snippet around the match. Searches the
+    current versions unless ``all_versions``. A bad query raises ArchiveError."""
+    sql = (
+        f"{_RECORD_SQL}, snippet(versions_fts, -1, '[', ']', '…', 12) AS snippet"
+        " FROM versions_fts JOIN versions v ON v.id = versions_fts.rowid"
+        " JOIN pages p ON p.id = v.page_id WHERE versions_fts MATCH ?"
+        + ("" if all_versions else f" AND {_CURRENT}")
+        + " ORDER BY json_extract(v.fields, '$.date') DESC, p.event_id DESC, v.seq DESC LIMIT ?"
+    )
+    try:
+        for row in archive.conn.execute(sql, (query, -1 if limit is None else limit)):
+            yield Hit(_record(row), row["snippet"])
+    except sqlite3.OperationalError as exc:
+        raise ArchiveError(f"bad search query {query!r}: {exc}") from None
+
+
+def render_hit(hit: Hit) -> str:
+    """Two lines per search match: where, then the snippet."""
+    v = hit.record.version
+    when = v.fields.get("date") or v.captured_at[:10]
+    snippet = hit.snippet.replace("\n", " / ")
+    return f"{hit.record.event_id} v{v.seq} {when} {v.title}\n    {snippet}"
+
+
+def list_pages(archive: Archive, since: date | None = None) -> Iterator[Listed]:
+    """Archived events with a version, newest event first; ``since``: events of that day
+    or later."""
+    sql = """
+        SELECT c.site, c.event_id, c.url, c.date, c.title, c.version AS versions, c.status,
+               p.first_seen_at, p.last_changed_at
+        FROM current_transcripts c JOIN pages p USING (site, event_id)
+        WHERE ? IS NULL OR c.date >= ?
+        ORDER BY c.date DESC, c.event_id DESC, c.site
+    """
+    day = since.isoformat() if since else None
+    for row in archive.conn.execute(sql, (day, day)):
+        yield Listed(**dict(row))
+
+
+def render_listed(item: Listed) -> str:
+    where = "" if item.site == DEFAULT_SITE else f"{item.site} "
+    versions = f"{item.versions} version" + ("s" if item.versions != 1 else "")
+    day = item.date or "-"
+    return f"{where}{item.event_id}  {day:<10}  {versions:<10}  {item.status:<4}  {item.title}"
+
+
+def _export_where(all_versions: bool, since: date | None) -> tuple[str, tuple]:
+    day = since.isoformat() if since else None
+    where = "WHERE (? IS NULL OR json_extract(v.fields, '$.date') >= ?)"
+    return where + ("" if all_versions else f" AND {_CURRENT}"), (day, day)
+
+
+def iter_records(
+    archive: Archive, all_versions: bool = False, since: date | None = None
+) -> Iterator[Record]:
+    """Every page's current version (or every version), by site, event id and number,
+    streamed from a cursor. ``since``: events of that day or later."""
+    where, params = _export_where(all_versions, since)
+    sql = (
+        f"{_RECORD_SQL} FROM versions v JOIN pages p ON p.id = v.page_id {where}"
+        " ORDER BY p.site, p.event_id, v.seq"
+    )
+    for row in archive.conn.execute(sql, params):
+        yield _record(row)
+
+
+def count_records(archive: Archive, all_versions: bool = False, since: date | None = None) -> int:
+    """How many records :func:`iter_records` yields."""
+    where, params = _export_where(all_versions, since)
+    return archive.conn.execute(f"SELECT count(*) FROM versions v {where}", params).fetchone()[0]
