@@ -93,6 +93,12 @@ def _migration_001(db: Database) -> None:
     db["versions"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
 
 
+@migrations(name="002_drop_captures_raw_index")
+def _migration_002(db: Database) -> None:
+    """Nothing looks captures up by raw page; the index cost ~70 bytes per capture."""
+    db.execute("DROP INDEX IF EXISTS captures_raw")
+
+
 _SCHEMA_001 = (
     """CREATE TABLE pages (
         id INTEGER PRIMARY KEY, site TEXT NOT NULL, event_id INTEGER NOT NULL,
