@@ -16,11 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .archive import Archive, Capture
+from .archive import Archive, Capture, PageState
 from .config import Config, SiteConfig
 from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
 from .errors import FeedError, FetchError, HostBlocked, HostUnreachable, PageError, RunLockHeld
@@ -134,83 +134,106 @@ class Crawler:
         found: list[EventRef] = []
         feed_ok = False
         for path in site.feeds:
-            try:
-                found.extend(self._walk_feed(site, path, options))
-                feed_ok = True
-            except (FeedError, FetchError) as exc:
-                if isinstance(exc, HostBlocked | HostUnreachable):
-                    raise
-                logger.warning("feed failed site=%s path=%s error=%s", site.name, path, exc)
+            refs = self._walk_feed(site, site.url + path, options)
+            feed_ok = feed_ok or refs is not None
+            found.extend(refs or ())
         if not feed_ok or options.backfill or options.since:
             for path in site.listings:
-                found.extend(self._walk_listing(site, path, options))
+                found.extend(self._walk_listing(site, site.url + path, options))
         return found
 
-    def _walk_feed(self, site: SiteConfig, path: str, options: CrawlOptions) -> list[EventRef]:
+    def _walk_listing(self, site: SiteConfig, base: str, options: CrawlOptions) -> list[EventRef]:
+        """Listing pages by number (BASE, BASE/page/2, …): a page that fails is skipped,
+        two failing in a row end the walk, as do the last page and the page budget."""
         refs: list[EventRef] = []
-        url: str | None = site.url + path
-        for _ in range(self._page_budget(options)):
-            if url is None or self.stop.is_set():
+        failures = 0
+        for number in range(1, self._page_budget(options) + 1):
+            if self.stop.is_set() or failures == 2:
                 break
-            response = self._fetch_listing(site, url)
-            page = parse_feed(response.body, response.url, site.url)
-            fresh = [e for e in page.entries if self._wanted_entry(site, e, options)]
-            refs.extend(e.ref for e in fresh)
-            if self._walk_ends(page.entries, len(fresh), options):
-                break
-            url = page.next_url
-        return refs
-
-    def _walk_listing(self, site: SiteConfig, path: str, options: CrawlOptions) -> list[EventRef]:
-        refs: list[EventRef] = []
-        url: str | None = site.url + path
-        for _ in range(self._page_budget(options)):
-            if url is None or self.stop.is_set():
-                break
+            url = base if number == 1 else f"{base}/page/{number}"
             try:
-                response = self._fetch_listing(site, url)
-                page = parse_listing(response.body, response.url, site.url)
+                page = self._fetch_walk_page(site, url, feed=False)
             except (FeedError, FetchError) as exc:
                 if isinstance(exc, HostBlocked | HostUnreachable):
                     raise
                 logger.warning("listing failed site=%s url=%s error=%s", site.name, url, exc)
-                break
-            fresh = [r for r in page.refs if self._wanted_ref(site, r)]
+                failures += 1
+                continue
+            failures = 0
+            fresh = [r for r in page.refs if self._wanted(site, r, {}, options)]
             refs.extend(fresh)
-            if not options.backfill and not options.since and not fresh:
+            if page.next_url is None or self._walk_ends(page, len(fresh), options):
+                break
+        return refs
+
+    def _walk_feed(
+        self, site: SiteConfig, url: str, options: CrawlOptions
+    ) -> list[EventRef] | None:
+        """Follow a feed's rel=next from ``url``. None when its first page fails; a later
+        page failing ends the walk with what it found."""
+        refs: list[EventRef] = []
+        for number in range(1, self._page_budget(options) + 1):
+            if self.stop.is_set():
+                break
+            try:
+                page = self._fetch_walk_page(site, url, feed=True)
+            except (FeedError, FetchError) as exc:
+                if isinstance(exc, HostBlocked | HostUnreachable):
+                    raise
+                logger.warning("walk failed site=%s url=%s error=%s", site.name, url, exc)
+                if number == 1:
+                    return None
+                break
+            fresh = [r for r in page.refs if self._wanted(site, r, page.entries, options)]
+            refs.extend(fresh)
+            if page.next_url is None or self._walk_ends(page, len(fresh), options):
                 break
             url = page.next_url
         return refs
+
+    def _fetch_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage:
+        response = self.fetcher.fetch(_on_mirror(site, url))
+        if response.status != 200:
+            raise FeedError(f"{url}: HTTP {response.status}")
+        if feed:
+            parsed = parse_feed(response.body, response.url, site.url)
+            updated = {e.ref.event_id: e for e in parsed.entries}
+            return _WalkPage([e.ref for e in parsed.entries], updated, parsed.next_url)
+        listing = parse_listing(response.body, response.url, site.url)
+        return _WalkPage(listing.refs, {}, listing.next_url)
 
     def _page_budget(self, options: CrawlOptions) -> int:
         cap = self.config.discover.max_pages
         return min(options.backfill, cap) if options.backfill else cap
 
-    def _walk_ends(self, entries: list[FeedEntry], fresh: int, options: CrawlOptions) -> bool:
-        """An incremental walk ends on the first page with nothing new; a --since walk
-        ends on the first page reaching back past the day; a backfill walks its budget."""
+    def _walk_ends(self, page: _WalkPage, fresh: int, options: CrawlOptions) -> bool:
+        """An incremental walk ends on the first page with nothing to fetch; a --since
+        walk on the first page reaching back past the day; a backfill walks its budget."""
         if options.since is not None:
-            return any(_entry_day(e) is not None and _entry_day(e) < options.since for e in entries)
+            days = [_entry_day(e) for e in page.entries.values()]
+            return any(day is not None and day < options.since for day in days)
         if options.backfill:
             return False
-        return fresh < len(entries) or not entries
+        return fresh == 0
 
-    def _wanted_entry(self, site: SiteConfig, entry: FeedEntry, options: CrawlOptions) -> bool:
-        if not self._kind_wanted(entry.ref):
-            return False
-        if options.since is not None and (_entry_day(entry) or options.since) < options.since:
-            return False
-        state = self.archive.page_state(site.host, entry.ref.event_id)
-        if state is None or state.versions == 0:
-            return True
-        checked = state.last_checked_at or ""
-        return bool(entry.updated_utc and _iso_key(entry.updated_utc) > _iso_key(checked))
-
-    def _wanted_ref(self, site: SiteConfig, ref: EventRef) -> bool:
+    def _wanted(
+        self,
+        site: SiteConfig,
+        ref: EventRef,
+        entries: dict[int, FeedEntry],
+        options: CrawlOptions,
+    ) -> bool:
+        """New pages, and pages whose feed entry says they were updated since."""
         if not self._kind_wanted(ref):
             return False
+        entry = entries.get(ref.event_id)
+        day = _entry_day(entry) if entry else None
+        if options.since is not None and day is not None and day < options.since:
+            return False
         state = self.archive.page_state(site.host, ref.event_id)
-        return state is None or state.versions == 0
+        if state is None or state.versions == 0:
+            return True
+        return entry is not None and _updated_since(entry, state)
 
     def _kind_wanted(self, ref: EventRef) -> bool:
         if ref.kind == "act":
@@ -219,53 +242,65 @@ class Crawler:
             return self.config.discover.include_misc
         return True
 
-    def _fetch_listing(self, site: SiteConfig, canonical_url: str) -> Response:
-        response = self.fetcher.fetch(_on_mirror(site, canonical_url))
-        if response.status != 200:
-            raise FeedError(f"{canonical_url}: HTTP {response.status}")
-        return response
-
     # capture ---------------------------------------------------------------------------
 
     def _capture(self, site: SiteConfig, ref: EventRef, result: CrawlResult) -> None:
-        capture = self._fetch_capture(site, ref)
+        try:
+            capture = self._fetch_capture(site, ref)
+        except (HostBlocked, HostUnreachable) as exc:  # the page in hand is a failure too
+            self._save(self._base_capture(site, ref, error=str(exc)), result)
+            raise
+        self._save(capture, result)
+
+    def _save(self, capture: Capture, result: CrawlResult) -> None:
         outcome = self.archive.save_capture(capture)
         if outcome == "error":
             result.failed += 1
-            result.failures.append((ref.url, capture.error or "error"))
+            result.failures.append((capture.url, capture.error or "error"))
         else:
             result.count(outcome)
-        logger.info("captured url=%s outcome=%s", ref.url, outcome)
+        logger.info("captured url=%s outcome=%s", capture.url, outcome)
+
+    def _base_capture(self, site: SiteConfig, ref: EventRef, **more) -> Capture:
+        source = "replica" if site.mirror_url else "live"
+        return Capture(
+            site=site.host, event_id=ref.event_id, url=ref.url, source=source,
+            captured_at=self.now(), **more,
+        )  # fmt: skip
 
     def _fetch_capture(self, site: SiteConfig, ref: EventRef) -> Capture:
         state = self.archive.page_state(site.host, ref.event_id)
-        base = {"site": site.host, "event_id": ref.event_id, "url": ref.url}
-        base["source"] = "replica" if site.mirror_url else "live"
         try:
             response = self.fetcher.fetch(
                 _on_mirror(site, ref.url),
                 etag=state.etag if state else None,
                 last_modified=state.last_modified if state else None,
             )
-        except (HostBlocked, HostUnreachable):
-            raise
         except FetchError as exc:
-            return Capture(captured_at=self.now(), error=str(exc), **base)
-        return self._capture_from(response, base)
+            if isinstance(exc, HostBlocked | HostUnreachable):
+                raise
+            return self._base_capture(site, ref, error=str(exc))
+        archived = bool(state and state.versions)
+        return _capture_from(response, self._base_capture(site, ref), archived)
 
-    def _capture_from(self, response: Response, base: dict) -> Capture:
-        meta = {"status": response.status, "etag": response.etag}
-        meta |= {"last_modified": response.last_modified, "captured_at": response.fetched_at}
-        if response.status != 200:
-            return Capture(**meta, **base)
-        try:
-            transcript = parse_event_page(response.text, base["url"])
-        except PageError as exc:
-            return Capture(**meta, **base, error=str(exc))
-        if transcript.event_id not in (None, base["event_id"]):
-            error = f"page holds event {transcript.event_id}, not {base['event_id']}"
-            return Capture(**meta, **base, error=error)
-        return Capture(**meta, **base, body=response.body, transcript=transcript)
+
+def _capture_from(response: Response, base: Capture, archived: bool) -> Capture:
+    """The capture of one answer: a version to be, a 304, a gone page, or an error (the
+    body of a refused 200 is kept with it, so a later normalizer can read it again)."""
+    meta = {"status": response.status, "etag": response.etag}
+    meta |= {"last_modified": response.last_modified, "captured_at": response.fetched_at}
+    if response.status in (404, 410) and not archived:
+        return replace(base, **meta, error=f"HTTP {response.status}: no such page on the site")
+    if response.status != 200:
+        return replace(base, **meta)
+    try:
+        transcript = parse_event_page(response.text, base.url)
+    except PageError as exc:
+        return replace(base, **meta, body=response.body, error=str(exc))
+    if transcript.event_id not in (None, base.event_id):
+        error = f"the page holds event {transcript.event_id}, not {base.event_id}"
+        return replace(base, **meta, body=response.body, error=error)
+    return replace(base, **meta, body=response.body, transcript=transcript)
 
 
 def run_crawl(
@@ -334,6 +369,22 @@ def _acquire(fd: int, path: Path, wait: float) -> None:
 
 
 # helpers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WalkPage:
+    """One feed or listing page: its event references, feed entries by id, next page."""
+
+    refs: list[EventRef]
+    entries: dict[int, FeedEntry]
+    next_url: str | None
+
+
+def _updated_since(entry: FeedEntry, state: PageState) -> bool:
+    """The feed says the page changed after our last look at it."""
+    if not entry.updated_utc:
+        return False
+    return _iso_key(entry.updated_utc) > _iso_key(state.last_checked_at or "")
 
 
 def _unique(refs: list[EventRef]) -> list[EventRef]:

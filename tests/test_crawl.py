@@ -1,0 +1,160 @@
+"""One crawl, end to end: the real CLI against a fake en.kremlin.ru and a replica of the
+real site, both served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fakesite import SHARED_HTML
+from runcli import kremlin
+
+
+def crawl(db: Path, site, *args: str):
+    return kremlin("crawl", "--db", db, "--base-url", site.url, "--delay", "0", *args)
+
+
+def query(db: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def versions_by_id(db: Path) -> dict[int, int]:
+    rows = query(
+        db,
+        "SELECT p.event_id, count(v.id) FROM pages p LEFT JOIN versions v ON v.page_id = p.id"
+        " GROUP BY p.id",
+    )
+    return dict(rows)
+
+
+def summary(result) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", result.stdout.splitlines()[-1])}
+
+
+def test_crawl_archives_every_event_page_once(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    result = crawl(db, fake_site)
+    assert result.returncode == 0, result.stderr
+    assert summary(result) == dict(discovered=30, new=30, changed=0, unchanged=0, gone=0, failed=0)
+    assert versions_by_id(db) == {event_id: 1 for event_id in fake_site.ids}
+    urls = [url for (url,) in query(db, "SELECT url FROM pages")]
+    assert all(re.fullmatch(r"http://en\.kremlin\.ru/events/president/news/\d+", u) for u in urls)
+
+
+def test_second_run_adds_nothing_and_an_edit_adds_a_version(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site).returncode == 0
+    again = crawl(db, fake_site)
+    assert again.returncode == 0, again.stderr
+    assert summary(again)["new"] == 0
+    assert set(versions_by_id(db).values()) == {1}
+
+    edited = fake_site.ids[3]
+    fake_site.edit_page(edited)
+    after_edit = crawl(db, fake_site)
+    assert after_edit.returncode == 0, after_edit.stderr
+    assert summary(after_edit)["changed"] == 1
+    counts = versions_by_id(db)
+    assert counts.pop(edited) == 2
+    assert set(counts.values()) == {1}
+    (text,) = query(db, "SELECT text FROM versions WHERE seq = 2")[0]
+    assert text.endswith("Text version") and "Correction 2." in text
+
+
+def test_limit_caps_a_run_and_the_next_run_takes_the_rest(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    first = crawl(db, fake_site, "--limit", "5")
+    assert first.returncode == 0, first.stderr
+    assert summary(first)["new"] == 5
+    second = crawl(db, fake_site)
+    assert summary(second)["new"] == 25
+    assert len(versions_by_id(db)) == 30
+
+
+def test_named_pages_are_fetched_whether_archived_or_not(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    wanted = fake_site.ids[:2]
+    first = crawl(db, fake_site, "--id", str(wanted[0]), "--id", str(wanted[1]))
+    assert summary(first)["new"] == 2
+    fake_site.clear_requests()
+    again = crawl(db, fake_site, "--url", f"http://en.kremlin.ru/events/president/news/{wanted[0]}")
+    assert again.returncode == 0, again.stderr
+    assert summary(again)["unchanged"] == 1
+    assert [r.path for r in fake_site.requests if r.path != "/robots.txt"] == [
+        f"/events/president/news/{wanted[0]}"
+    ]
+    assert sorted(versions_by_id(db)) == sorted(wanted)
+
+
+def test_unreachable_host_is_named_and_the_database_is_left_alone(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = tmp_path / "kremlin.db"
+    config = tmp_path / "k.toml"
+    config.write_text("[fetch]\nretries = 0\n", encoding="utf-8")
+    result = kremlin(
+        "crawl", "--config", config, "--db", db, "--base-url", f"http://127.0.0.1:{port}",
+        "--delay", "0",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_a_broken_page_is_a_failure_named_in_the_output(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    broken = fake_site.ids[0]
+    fake_site.set_fault("challenge", path=f"/events/president/news/{broken}")
+    result = crawl(db, fake_site)
+    assert result.returncode == 1
+    assert summary(result)["failed"] == 1
+    assert "challenge page" in result.stderr  # the run stops asking a host that challenges
+    assert f"failed http://en.kremlin.ru/events/president/news/{broken}" in result.stderr
+    assert broken not in versions_by_id(db) or versions_by_id(db)[broken] == 0
+
+    fake_site.clear_faults()
+    retry = crawl(db, fake_site)
+    assert retry.returncode == 0, retry.stderr
+    assert versions_by_id(db)[broken] == 1
+
+
+def _shared_event_ids() -> set[int]:
+    return {int(m) for m in re.findall(r"en-news-(\d+)-", " ".join(os_listdir(SHARED_HTML)))}
+
+
+def os_listdir(path: Path) -> list[str]:
+    return [p.name for p in path.iterdir()] if path.is_dir() else []
+
+
+def _linked_ids(text: str) -> set[int]:
+    """Event ids of the feed's entries and of the listing's items."""
+    found = re.findall(
+        r'<id>http://en\.kremlin\.ru/events/president/news/(\d+)<|data-id="(\d+)"', text
+    )
+    return {int(a or b) for a, b in found}
+
+
+@pytest.mark.shared
+def test_replica_of_the_real_site_archives_what_it_has(replica_site, tmp_path):
+    feed = (SHARED_HTML / "en-events-president-news-feed-2020-08-27.atom.xml").read_text()
+    listing = (SHARED_HTML / "en-news-list-page-2-2020-08.html").read_text()
+    linked = _linked_ids(feed) | _linked_ids(listing)
+    present = linked & _shared_event_ids()
+    assert present, "the replica should hold some of the linked pages"
+
+    db = tmp_path / "kremlin.db"
+    result = crawl(db, replica_site, "--backfill", "2")
+    assert result.returncode == 1  # the pages the replica lacks are failures
+    archived = {i for i, n in versions_by_id(db).items() if n}
+    assert archived == present
+    failed = set(map(int, re.findall(r"^failed \S+/(\d+):", result.stderr, re.M)))
+    assert failed == linked - present
+    (url,) = query(db, "SELECT url FROM pages WHERE event_id = ?", min(present))[0]
+    assert url == f"http://en.kremlin.ru/events/president/news/{min(present)}"
