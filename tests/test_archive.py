@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -392,3 +393,51 @@ def test_writer_killed_at_a_random_point_leaves_a_sound_archive_that_resumes(
     assert rerun.wait() == 0
     check_consistent(db)
     assert archive_contents(db) == reference
+
+
+# --- SIGKILL through the real crawl command ----------------------------------------------
+
+
+def start_crawl(db: Path, site) -> subprocess.Popen:
+    """``kremlin-archive crawl`` against the fake site, logging each capture on stderr."""
+    env = {k: v for k, v in os.environ.items() if k.lower() != "http_proxy"}
+    command = [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db)]
+    command += ["--base-url", site.url, "--delay", "0", "--log-level", "INFO"]
+    return subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+
+
+def archived_ids(db: Path) -> set[int]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT event_id FROM pages WHERE EXISTS (SELECT 1 FROM versions WHERE page_id = pages.id)"
+    ).fetchall()
+    conn.close()
+    return {event_id for (event_id,) in rows}
+
+
+def requested_ids(site) -> set[int]:
+    found = (re.fullmatch(r"/events/president/news/(\d+)", r.path) for r in site.requests)
+    return {int(match.group(1)) for match in found if match}
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_crawl_killed_at_a_random_point_resumes_with_the_missing_pages(fake_site, tmp_path, seed):
+    db = tmp_path / "kremlin.db"
+    crawl = start_crawl(db, fake_site)
+    wanted, seen = random.Random(seed).randrange(1, len(fake_site.ids)), 0
+    while seen < wanted and (line := crawl.stderr.readline()):
+        seen += "captured url=" in line
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait()
+    check_consistent(db)
+    before = archived_ids(db)
+    assert len(before) < len(fake_site.ids)  # killed mid-crawl
+    fake_site.clear_requests()
+    rerun = start_crawl(db, fake_site)
+    _, errors = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, errors
+    check_consistent(db)
+    assert archived_ids(db) == set(fake_site.ids)
+    assert requested_ids(fake_site) == set(fake_site.ids) - before
