@@ -157,7 +157,7 @@ def ensure_views(conn: sqlite3.Connection) -> None:
     for sql in missing:
         conn.execute(sql)
     if missing:
-        logger.info("created views count=%d", len(missing))
+        logger.debug("created views count=%d", len(missing))
 
 
 def archive_state(archive: Archive) -> dict:
@@ -277,17 +277,28 @@ def pick_pair(
 
 
 def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
-    """Versions, and the captures that saw the page go or come back, by time."""
+    """Versions, and the captures that saw the page go or come back, in the order they
+    happened (captures of one second keep their order)."""
+    captures = archive.captures(page.site, page.event_id)[::-1]  # oldest first
+    made_by = {c["version_id"]: c["id"] for c in captures if c["outcome"] in ("new", "changed")}
     entries = [
-        HistoryEntry(v.captured_at, "version", v)
+        (v.captured_at, made_by.get(v.id, _NO_CAPTURE), HistoryEntry(v.captured_at, "version", v))
         for v in archive.versions(page.site, page.event_id)
     ]
     entries += [
-        HistoryEntry(c["captured_at"], c["status_change"], http_status=c["http_status"])
-        for c in archive.captures(page.site, page.event_id)
+        (
+            c["captured_at"],
+            c["id"],
+            HistoryEntry(c["captured_at"], c["status_change"], None, c["http_status"]),
+        )
+        for c in captures
         if c["status_change"]
     ]
-    return sorted(entries, key=lambda e: (_stamp_key(e.at), e.event != "version"))
+    entries.sort(key=lambda item: (_stamp_key(item[0]), item[1]))
+    return [entry for _, _, entry in entries]
+
+
+_NO_CAPTURE = 1 << 62  # a re-normalization comes after the captures of its second
 
 
 def render_history(page: PageState, entries: list[HistoryEntry]) -> list[str]:
@@ -321,7 +332,7 @@ def render_diff(old: Version, new: Version, word: bool = False) -> str:
     return "\n".join(lines)
 
 
-_WORD = re.compile(r"\S+|\s+")
+_WORD = re.compile(r"^\s+|\S+\s*")
 
 
 def render_word_diff(old: str, new: str, old_name: str, new_name: str) -> str:
@@ -340,16 +351,21 @@ def render_word_diff(old: str, new: str, old_name: str, new_name: str) -> str:
 
 
 def _word_hunk(old: str, new: str) -> str:
+    """``new`` with the words of ``old`` it lacks as ``[-…-]`` and its own as ``{+…+}``.
+    A word is compared with the white space after it, which stays outside the marks."""
     a, b = _WORD.findall(old), _WORD.findall(new)
     parts: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
         if tag == "equal":
-            parts.append("".join(a[i1:i2]))
+            parts.append(added)
             continue
-        if i2 > i1:
-            parts.append("[-" + "".join(a[i1:i2]) + "-]")
-        if j2 > j1:
-            parts.append("{+" + "".join(b[j1:j2]) + "+}")
+        last = added or removed
+        if removed.strip():
+            parts.append(f"[-{removed.rstrip()}-]")
+        if added.strip():
+            parts.append(f"{{+{added.rstrip()}+}}")
+        parts.append(last[len(last.rstrip()) :])
     return "".join(parts)
 
 

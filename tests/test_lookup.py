@@ -1,0 +1,400 @@
+"""Reading the archive back: show, history, diff, search, list, and the Datasette views.
+
+Most tests read one archive built by the real crawl of the fake site, with one page edited
+twice between crawls (three versions) and one page that went and came back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fakesite import FakeSite, render_event_page
+from kremlin_archive.archive import Archive, Capture
+from kremlin_archive.cli import main
+from kremlin_archive.lookup import render_word_diff
+from kremlin_archive.normalize import Transcript, parse_event_page
+
+EN = "http://en.kremlin.ru/events/president/news"
+
+
+@dataclass
+class Crawled:
+    db: Path
+    site: FakeSite
+    edited: int  # three versions: v2 adds "Correction 2.", v3 changes the title
+    gone: int  # went (410) and came back
+    old_title: str
+    new_title: str
+
+
+def crawl(db: Path, site: FakeSite, *ids: int) -> None:
+    args = ["crawl", "--db", str(db), "--base-url", site.url, "--delay", "0"]
+    for event_id in ids:
+        args += ["--id", str(event_id)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+
+
+def build_crawled_archive(tmp: Path) -> Crawled:
+    """The fake site crawled, then edited and re-crawled: see :class:`Crawled`."""
+    db = tmp / "crawled.db"
+    site = FakeSite(n_pages=8, seed=3).start()
+    crawl(db, site)
+    edited, gone = site.ids[1], site.ids[2]
+    old_title = site.pages[edited].title
+    site.edit_page(edited)
+    crawl(db, site, edited)
+    site.edit_page(edited, title="Meeting with the Government, revised")
+    crawl(db, site, edited)
+    page = site.pages[gone]
+    site.remove_page(gone)
+    crawl(db, site, gone)
+    site.pages[gone] = page
+    site.gone.pop(gone)
+    crawl(db, site, gone)
+    return Crawled(db, site, edited, gone, old_title, "Meeting with the Government, revised")
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory):
+    archive = build_crawled_archive(tmp_path_factory.mktemp("crawled"))
+    yield archive
+    archive.site.stop()
+
+
+def run(crawled: Crawled, *args: str) -> tuple[int, str]:
+    """Exit code and standard output (standard error too when the command failed)."""
+    result = CliRunner().invoke(main, [*args, "--db", str(crawled.db)])
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
+
+
+def current_text(site: FakeSite, event_id: int) -> str:
+    """What the normalizer makes of the page the site serves now."""
+    page = site.pages[event_id]
+    return parse_event_page(render_event_page(page).encode(), page.url).text
+
+
+# --------------------------------------------------------------------------- show
+
+
+def test_show_prints_the_stored_transcript_and_one_newline(crawled):
+    for event_id in crawled.site.ids:
+        code, out = run(crawled, "show", str(event_id))
+        assert code == 0, out
+        assert out == current_text(crawled.site, event_id) + "\n"
+
+
+def test_show_version_1_is_the_text_before_the_edits(crawled):
+    _, first = run(crawled, "show", str(crawled.edited), "--version", "1")
+    _, latest = run(crawled, "show", str(crawled.edited))
+    assert "Correction 2." not in first and crawled.old_title in first
+    assert "Correction 2." in latest and crawled.new_title in latest
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "{en}/{id}",
+        "{en}/{id}/print",
+        "https://www.en.kremlin.ru/events/president/news/{id}/",
+        "en.kremlin.ru/events/president/news/{id}",
+        "{replica}/events/president/news/{id}",
+        "{replica}/events/president/news/{id}.html",
+    ],
+    ids=["canonical", "print", "https-www", "no-scheme", "replica", "wget-html"],
+)
+def test_show_finds_a_page_by_any_url_form(crawled, form):
+    url = form.format(en=EN, id=crawled.edited, replica=crawled.site.url)
+    code, out = run(crawled, "show", url)
+    assert code == 0, out
+    assert out == run(crawled, "show", str(crawled.edited))[1]
+
+
+def test_show_json_has_fields_version_and_text(crawled):
+    code, out = run(crawled, "show", str(crawled.edited), "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["event_id"] == crawled.edited
+    assert data["version"] == 3
+    assert data["title"] == crawled.new_title
+    assert data["changed_fields"] == ["title"]
+    assert data["text"] == current_text(crawled.site, crawled.edited)
+    assert len(data["text_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "999"], "event 999 is not in the archive"),
+        (["show", "{edited}", "--version", "9"], "no version 9"),
+        (["show", "{edited}", "--site", "ru"], "is not in the archive"),
+        (["show", "http://en.kremlin.ru/about"], "not an event id or event page URL"),
+        (["history", "12"], "event 12 is not in the archive"),
+        (["diff", "{single}"], "nothing to compare"),
+    ],
+    ids=["unknown-id", "unknown-version", "other-site", "not-an-event", "history", "diff-one"],
+)
+def test_missing_pages_and_versions_are_clear_errors(crawled, args, message):
+    single = crawled.site.ids[0]
+    args = [a.format(edited=crawled.edited, single=single) for a in args]
+    code, out = run(crawled, *args)
+    assert code == 1
+    assert message in out
+    assert "Traceback" not in out
+
+
+def test_show_refuses_version_and_at_together(crawled):
+    code, out = run(crawled, "show", str(crawled.edited), "--version", "1", "--at", "2020-01-01")
+    assert code == 2
+    assert "not both" in out
+
+
+# --------------------------------------------------------------------------- show --at
+
+
+def transcript(event_id: int, text: str) -> Transcript:
+    return Transcript(
+        text=f"Events\n{text}",
+        event_id=event_id,
+        url=f"{EN}/{event_id}",
+        language="en",
+        title=text,
+        date="2024-05-01",
+    )
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One page captured three times on known days: v1 on May 1, v2 on May 3."""
+    db = tmp_path_factory.mktemp("dated") / "dated.db"
+    with Archive(db) as archive:
+        for when, text in [("2024-05-01T10:00:00Z", "First"), ("2024-05-03T10:00:00Z", "Second")]:
+            capture = Capture(
+                site="en.kremlin.ru",
+                event_id=7,
+                url=f"{EN}/7",
+                captured_at=when,
+                source="import",
+                status=200,
+                body=text.encode(),
+                transcript=transcript(7, text),
+            )
+            archive.save_capture(capture)
+    return db
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        ("2024-05-01T10:00:00", "First"),
+        ("2024-05-02", "First"),
+        ("2024-05-03T09:59:59Z", "First"),
+        ("2024-05-03T12:00:00+03:00", "First"),  # 09:00 UTC
+        ("2024-05-03", "Second"),  # the end of that day
+        ("2024-05-03T10:00", "Second"),
+        ("2030-01-01", "Second"),
+    ],
+)
+def test_show_at_gives_the_version_current_then(dated, at, expected):
+    result = CliRunner().invoke(main, ["show", "7", "--at", at, "--db", str(dated)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Events\n{expected}\n"
+
+
+def test_show_at_before_the_first_capture_is_an_error(dated):
+    result = CliRunner().invoke(main, ["show", "7", "--at", "2024-04-30", "--db", str(dated)])
+    assert result.exit_code == 1
+    assert "first archived at 2024-05-01T10:00:00Z" in result.output
+
+
+def test_show_at_rejects_what_is_not_a_date(dated):
+    result = CliRunner().invoke(main, ["show", "7", "--at", "yesterday", "--db", str(dated)])
+    assert result.exit_code == 2
+    assert "not an ISO date or datetime" in result.output
+
+
+def test_reading_a_missing_database_does_not_create_one(tmp_path):
+    db = tmp_path / "none.db"
+    result = CliRunner().invoke(main, ["list", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "no archive at" in result.output
+    assert not db.exists()
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_lists_versions_with_what_changed(crawled):
+    code, out = run(crawled, "history", str(crawled.edited))
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0] == f"en.kremlin.ru {crawled.edited} {EN}/{crawled.edited} (live)"
+    assert [line.split()[0] for line in lines[1:]] == ["v1", "v2", "v3"]
+    assert "first version" in lines[1]
+    assert "changed body" in lines[2]
+    assert "changed title" in lines[3]
+    assert all("site edit" in line for line in lines[1:])
+
+
+def test_history_shows_the_page_going_and_coming_back(crawled):
+    code, out = run(crawled, "history", str(crawled.gone))
+    events = [
+        line.split()[1] if line.startswith(" ") else line.split()[0]
+        for line in out.splitlines()[1:]
+    ]
+    assert code == 0
+    assert events == ["v1", "gone", "back"]
+    assert "gone (HTTP 410)" in out
+
+
+def test_history_json(crawled):
+    code, out = run(crawled, "history", str(crawled.gone), "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["status"] == "live"
+    assert [e["event"] for e in data["history"]] == ["version", "gone", "back"]
+    assert data["history"][1]["http_status"] == 410
+    assert len(data["history"][0]["text_sha256"]) == 64
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def test_diff_defaults_to_the_last_two_versions(crawled):
+    code, out = run(crawled, "diff", str(crawled.edited))
+    assert code == 0
+    assert out.startswith("--- v2 ")
+    assert f"-{crawled.old_title}\n" in out
+    assert f"+{crawled.new_title}\n" in out
+    assert "Correction 2." not in out
+
+
+def test_diff_between_named_versions(crawled):
+    code, out = run(crawled, "diff", str(crawled.edited), "1", "2")
+    assert code == 0
+    assert "+Correction 2.\n" in out
+    assert crawled.new_title not in out
+    _, against_latest = run(crawled, "diff", str(crawled.edited), "1")
+    added = [line for line in against_latest.splitlines()[2:] if line.startswith("+")]
+    assert added == [f"+{crawled.new_title}", "+Correction 2."]
+
+
+def test_word_diff_marks_the_words(crawled):
+    code, out = run(crawled, "diff", str(crawled.edited), "--word")
+    assert code == 0
+    old_words = crawled.old_title.split()
+    assert f"[-{old_words[0]}-]{{+Meeting+}} with " in out
+    assert f"[-{' '.join(old_words[2:])}-]{{+the Government, revised+}}" in out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("a b c\nsame", "a x c\nsame", "@@ -1,1 +1,1 @@\na [-b-]{+x+} c"),
+        ("a b c", "a c", "@@ -1,1 +1,1 @@\na [-b-] c"),
+        ("one\ntwo", "one\ntwo\nthree", "@@ -3,0 +3,1 @@\n{+three+}"),
+        ("one\ntwo", "one", "@@ -2,1 +2,0 @@\n[-two-]"),
+    ],
+    ids=["replace", "delete", "add-line", "drop-line"],
+)
+def test_word_diff_hunks(old, new, expected):
+    assert render_word_diff(old, new, "A", "B") == f"--- A\n+++ B\n{expected}"
+
+
+def test_diff_of_equal_versions_prints_nothing(crawled):
+    code, out = run(crawled, "diff", str(crawled.edited), "2", "2")
+    assert (code, out) == (0, "")
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_finds_a_phrase_with_a_snippet(crawled):
+    code, out = run(crawled, "search", '"Correction 2"')
+    assert code == 0
+    assert out.startswith(f"{crawled.edited} v3 ")
+    assert " / [Correction 2]. / " in out.splitlines()[1]  # lines shown as " / "
+
+
+def test_search_of_an_old_title_needs_all_versions(crawled):
+    word = crawled.old_title.split()[-1]  # "No. <id>" only in the old title
+    assert run(crawled, "search", f'"{word}"')[1] == ""
+    code, out = run(crawled, "search", f'"{word}"', "--all-versions", "--json")
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [(h["event_id"], h["version"]) for h in hits] == [
+        (crawled.edited, 2),
+        (crawled.edited, 1),
+    ]
+
+
+def test_search_is_newest_event_first(crawled):
+    code, out = run(crawled, "search", "Events", "--json")
+    dates = [(h["date"], h["event_id"]) for h in map(json.loads, out.splitlines())]
+    assert code == 0
+    assert len(dates) == len(crawled.site.ids)
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_search_limit(crawled):
+    assert len(run(crawled, "search", "Events", "--json", "--limit", "3")[1].splitlines()) == 3
+
+
+@pytest.mark.parametrize("query", ['"unclosed', "AND OR", "title:", "(Putin"])
+def test_bad_search_syntax_is_a_clear_error(crawled, query):
+    code, out = run(crawled, "search", query)
+    assert code == 1
+    assert out.startswith(f"Error: bad search query {query!r}")
+    assert "Traceback" not in out
+
+
+# --------------------------------------------------------------------------- list
+
+
+def test_list_shows_every_event_newest_first(crawled):
+    code, out = run(crawled, "list")
+    lines = out.splitlines()
+    assert code == 0
+    assert [int(line.split()[0]) for line in lines] == crawled.site.ids
+    edited = next(line for line in lines if line.startswith(str(crawled.edited)))
+    assert "3 versions" in edited and crawled.new_title in edited
+
+
+def test_list_since_and_json(crawled):
+    _, out = run(crawled, "list", "--json")
+    events = [json.loads(line) for line in out.splitlines()]
+    middle = sorted(e["date"] for e in events)[len(events) // 2]
+    _, out = run(crawled, "list", "--json", "--since", middle)
+    recent = [json.loads(line) for line in out.splitlines()]
+    assert recent and len(recent) < len(events)
+    assert all(e["date"] >= middle for e in recent)
+    assert {"url", "title", "versions", "status", "first_seen_at"} <= set(recent[0])
+
+
+def test_list_since_rejects_a_bad_date(crawled):
+    code, out = run(crawled, "list", "--since", "May 2020")
+    assert code == 2
+    assert "not a date" in out
+
+
+# --------------------------------------------------------------------------- views
+
+
+def test_views_for_datasette_read_the_archive(crawled):
+    run(crawled, "list")
+    with sqlite3.connect(crawled.db) as conn:
+        current = conn.execute("SELECT event_id, version, title FROM current_transcripts")
+        current = {row[0]: row[1:] for row in current}
+        changes = conn.execute("SELECT event_id, version, changed_fields FROM changes").fetchall()
+    assert set(current) == set(crawled.site.ids)
+    assert current[crawled.edited] == (3, crawled.new_title)
+    assert changes == [
+        (crawled.edited, 3, '["title"]'),
+        (crawled.edited, 2, '["body"]'),
+    ]
