@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import pty
@@ -16,7 +17,13 @@ from click.testing import CliRunner
 
 from kremlin_archive.archive import Archive, text_sha256
 from kremlin_archive.cli import main
-from kremlin_archive.export import COLUMNS, ExportOptions, export_archive, txt_name
+from kremlin_archive.export import (
+    COLUMNS,
+    ExportOptions,
+    export_archive,
+    render_csv_line,
+    txt_name,
+)
 from kremlin_archive.lookup import Record
 from test_lookup import Crawled, build_crawled_archive
 
@@ -242,3 +249,19 @@ def test_on_a_terminal_a_progress_bar_shows(crawled, tmp_path):
     assert done.returncode == 0
     assert "100%" in drawn
     assert done.stdout.decode().startswith("exported ")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["plain", 1, None, ""],
+        ['say "hi"', "a,b", "two\nlines", "cr\r\nlf"],
+        [{"Topics": ["A, B"]}, ["x"], 0, "ü – «»"],
+    ],
+    ids=["plain", "quoting", "json"],
+)
+def test_csv_lines_are_what_the_csv_module_writes(values):
+    expected = io.StringIO()
+    cells = [json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for v in values]
+    csv.writer(expected, lineterminator="\r\n").writerow(cells)
+    assert render_csv_line(values) == expected.getvalue()
