@@ -465,7 +465,7 @@ class Archive:
             return "not-modified", current.id if current else None, None
         if capture.status == 200 and capture.transcript is not None:
             return (*self._save_version(page, capture, raw_sha), None)
-        return "error", None, f"HTTP {capture.status}" if capture.status else "no response"
+        return "error", None, _error_text(capture.status)
 
     def _save_raw(self, sha: str, body: bytes, seen_at: str) -> None:
         exists = self.conn.execute("SELECT 1 FROM raw_pages WHERE sha256 = ?", (sha,)).fetchone()
@@ -796,6 +796,12 @@ def _same_content(current: Version, text: str, fields: dict) -> bool:
     return current.text_sha256 == text_sha256(text) and current.fields_sha256 == fields_sha256(
         fields
     )
+
+
+def _error_text(status: int | None) -> str:
+    if status is None:
+        return "no response"
+    return "no transcript for a 200 answer" if status == 200 else f"HTTP {status}"
 
 
 def _status_change(status: str, outcome: str) -> str | None:
