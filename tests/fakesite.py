@@ -27,6 +27,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -212,11 +213,16 @@ def _slider(page: FakePage) -> str:
     )
 
 
+def _keyword_id(tag: str) -> int:
+    """A stable id per tag (Python's str hash differs between processes)."""
+    return zlib.crc32(tag.encode()) % 100
+
+
 def _tags(page: FakePage) -> str:
     cols = "".join(
         f'<div class="read__tagscol"> <h3>{name}</h3> <ul class="read__taglist">'
         + "".join(
-            f'<li><a href="{CANONICAL}/catalog/keywords/{abs(hash(v)) % 100}/events" rel="tag">'
+            f'<li><a href="{CANONICAL}/catalog/keywords/{_keyword_id(v)}/events" rel="tag">'
             f"<i></i>{html.escape(v)}</a></li>"
             for v in values
         )

@@ -286,7 +286,11 @@ def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
             names = [r[0] for r in archive.conn.execute("SELECT name FROM _sqlite_migrations")]
             mode = archive.conn.execute("PRAGMA journal_mode").fetchone()[0]
             keys = archive.conn.execute("PRAGMA foreign_keys").fetchone()[0]
-    assert names == ["001_initial_schema", "002_drop_captures_raw_index"]
+    assert names == [
+        "001_initial_schema",
+        "002_drop_captures_raw_index",
+        "003_pages_feed_updated",
+    ]
     assert (mode, keys) == ("wal", 1)
 
 

@@ -99,6 +99,14 @@ def _migration_002(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS captures_raw")
 
 
+@migrations(name="003_pages_feed_updated")
+def _migration_003(db: Database) -> None:
+    """The feed's <updated> of the page when it was last captured, as given and as UTC:
+    a later value in the feed means the site edited the page since."""
+    db.execute("ALTER TABLE pages ADD COLUMN feed_updated TEXT")
+    db.execute("ALTER TABLE pages ADD COLUMN feed_updated_utc TEXT")
+
+
 _SCHEMA_001 = (
     """CREATE TABLE pages (
         id INTEGER PRIMARY KEY, site TEXT NOT NULL, event_id INTEGER NOT NULL,
@@ -156,6 +164,8 @@ class Capture:
     transcript: Transcript | None = None  # set for a 200 that normalized
     error: str | None = None  # set for an error capture
     normalizer_version: int = NORMALIZER_VERSION  # the normalizer that made ``transcript``
+    feed_updated: str | None = None  # the feed entry's <updated> that led to this capture
+    feed_updated_utc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,8 @@ class PageState:
     first_seen_at: str | None = None
     gone_at: str | None = None
     normalizer_version: int | None = None
+    feed_updated: str | None = None
+    feed_updated_utc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -575,6 +587,9 @@ class Archive:
             values["last_changed_at"] = capture.captured_at
         if outcome != "gone":
             values |= {"etag": capture.etag, "last_modified": capture.last_modified}
+        if capture.feed_updated_utc is not None:
+            values |= {"feed_updated": capture.feed_updated}
+            values |= {"feed_updated_utc": capture.feed_updated_utc}
         if change is not None:
             values |= {"status": "gone" if change == "gone" else "live"}
             values["gone_at"] = capture.captured_at if change == "gone" else None
@@ -828,4 +843,6 @@ def _page_state(row: sqlite3.Row) -> PageState:
         first_seen_at=row["first_seen_at"],
         gone_at=row["gone_at"],
         normalizer_version=row["normalizer_version"],
+        feed_updated=row["feed_updated"],
+        feed_updated_utc=row["feed_updated_utc"],
     )

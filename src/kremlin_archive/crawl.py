@@ -88,6 +88,7 @@ class Crawler:
     fetcher: Fetcher
     now: Callable[[], str] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    feed_entries: dict[tuple[str, int], FeedEntry] = field(default_factory=dict)
 
     def run(self, options: CrawlOptions) -> CrawlResult:
         result = CrawlResult()
@@ -186,6 +187,8 @@ class Crawler:
                 break
             fresh = [r for r in page.refs if self._wanted(site, r, page.entries, options)]
             refs.extend(fresh)
+            for ref in fresh:
+                self.feed_entries.setdefault((site.host, ref.event_id), page.entries[ref.event_id])
             if page.next_url is None or self._walk_ends(page, len(fresh), options):
                 break
             url = page.next_url
@@ -263,9 +266,13 @@ class Crawler:
 
     def _base_capture(self, site: SiteConfig, ref: EventRef, **more) -> Capture:
         source = "replica" if site.mirror_url else "live"
+        entry = self.feed_entries.get((site.host, ref.event_id))
         return Capture(
             site=site.host, event_id=ref.event_id, url=ref.url, source=source,
-            captured_at=self.now(), **more,
+            captured_at=self.now(),
+            feed_updated=entry.updated if entry else None,
+            feed_updated_utc=entry.updated_utc if entry else None,
+            **more,
         )  # fmt: skip
 
     def _fetch_capture(self, site: SiteConfig, ref: EventRef) -> Capture:
@@ -381,10 +388,14 @@ class _WalkPage:
 
 
 def _updated_since(entry: FeedEntry, state: PageState) -> bool:
-    """The feed says the page changed after our last look at it."""
+    """The feed says the page changed after our last capture of it: its <updated> is later
+    than the one that capture saw, or, where none was seen, than the capture itself (the
+    feed's own clock is the better witness: its times are Moscow wall clock labelled
+    +04:00, an hour off UTC since 2014)."""
     if not entry.updated_utc:
         return False
-    return _iso_key(entry.updated_utc) > _iso_key(state.last_checked_at or "")
+    seen = state.feed_updated_utc or state.last_checked_at or ""
+    return _iso_key(entry.updated_utc) > _iso_key(seen)
 
 
 def _unique(refs: list[EventRef]) -> list[EventRef]:
