@@ -113,10 +113,11 @@ def export_archive(
         files = WRITERS[options.format](rows, options)
     finally:
         archive.conn.execute("COMMIT")
-    manifest = render_manifest(options, state, files)
-    _write_atomic(options.out / MANIFEST, manifest.encode("utf-8"))
+    manifest = build_manifest(options, state, files)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    _write_atomic(options.out / MANIFEST, text.encode("utf-8"))
     logger.info("exported format=%s files=%d dir=%s", options.format, len(files), options.out)
-    return json.loads(manifest)
+    return manifest
 
 
 def _make_dir(out: Path) -> None:
@@ -133,9 +134,9 @@ def _counted(rows: Iterator[Record], progress: Progress | None) -> Iterator[Reco
             progress(1)
 
 
-def render_manifest(options: ExportOptions, state: dict, files: list[FileEntry]) -> str:
-    """The manifest as JSON text: what was asked, the archive's state, every file's hash."""
-    manifest = {
+def build_manifest(options: ExportOptions, state: dict, files: list[FileEntry]) -> dict:
+    """What was asked, the archive's state, the counts, and every file's size and hash."""
+    return {
         "exporter": f"kremlin-archive {__version__}",
         "format": options.format,
         "all_versions": options.all_versions,
@@ -144,7 +145,6 @@ def render_manifest(options: ExportOptions, state: dict, files: list[FileEntry])
         "counts": {"files": len(files), "records": sum(f.records for f in files)},
         "files": [f.to_dict() for f in files],
     }
-    return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 # --------------------------------------------------------------------------- records
@@ -224,19 +224,20 @@ class HashingWriter:
 
 
 def _write_atomic(path: Path, data: bytes) -> FileEntry:
-    writer = HashingWriter(path)
-    writer.write_bytes(data)
-    return writer.close()
+    return _stream(path, lambda out: out.write_bytes(data))
 
 
 def _stream(path: Path, fill: Callable[[HashingWriter], None]) -> FileEntry:
+    """Fill one file and move it into place; an OS error (disk full…) is an ExportError."""
     writer = HashingWriter(path)
     try:
         fill(writer)
-    except BaseException:
+        return writer.close()
+    except BaseException as exc:
         writer.abort()
+        if isinstance(exc, OSError):
+            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
-    return writer.close()
 
 
 def write_jsonl(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]:
