@@ -3,6 +3,7 @@ real site, both served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import sqlite3
@@ -10,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from fakesite import SHARED_HTML
+from fakesite import SHARED_HTML, FakeSite
+from kremlin_archive.archive import Archive
+from kremlin_archive.config import load_config, with_base_url
+from kremlin_archive.crawl import Crawler, CrawlOptions
+from kremlin_archive.fetch import Fetcher
+from kremlin_archive.normalize import parse_event_page
 from runcli import kremlin
 
 
@@ -158,3 +164,80 @@ def test_replica_of_the_real_site_archives_what_it_has(replica_site, tmp_path):
     assert failed == linked - present
     (url,) = query(db, "SELECT url FROM pages WHERE event_id = ?", min(present))[0]
     assert url == f"http://en.kremlin.ru/events/president/news/{min(present)}"
+
+
+class FakeClock:
+    """Monotonic time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+
+
+def test_faulty_site_yields_every_page_once_and_no_request_comes_early(tmp_path):
+    delay = 2.0
+    clock = FakeClock()
+    with FakeSite(n_pages=200, seed=7) as site:
+        site.clock = clock  # the request log is stamped with the crawler's clock
+        site.set_fault_rate(0.2, seed=3, path="*")
+        config = with_base_url(
+            load_config(None, database__path=str(tmp_path / "k.db"), fetch__delay=delay),
+            site.url,
+        )
+        fetcher = Fetcher(config, sleep=clock.sleep, clock=clock, rng=random.Random(5))
+        with Archive(config.database.path) as archive, fetcher:
+            result = Crawler(config, archive, fetcher).run(CrawlOptions())
+            versions = {(v.page_id, v.seq): v.text for v in _all_versions(archive)}
+        expected = {p.event_id: parse_event_page(site.render(p)).text for p in site.news()}
+        stamps = [r.time for r in site.requests]
+        faults = sum(1 for r in site.requests if r.fault)
+
+    assert faults >= 0.15 * len(stamps)  # the site really misbehaved
+    assert (result.new, result.failed, result.discovered) == (200, 0, 200)
+    stored = _texts_by_event(tmp_path / "k.db")
+    assert stored == expected  # every page once, each version whole and exact
+    assert len(versions) == 200
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= delay
+
+
+def _all_versions(archive: Archive):
+    for state in archive.known_pages("en.kremlin.ru").values():
+        yield from archive.versions(state.site, state.event_id)
+
+
+def _texts_by_event(db: Path) -> dict[int, str]:
+    rows = query(db, "SELECT p.event_id, v.text FROM pages p JOIN versions v ON v.page_id = p.id")
+    return dict(rows)
+
+
+def test_incremental_run_with_nothing_new_sends_two_requests(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site).returncode == 0
+    fake_site.clear_requests()
+    again = crawl(db, fake_site)
+    assert again.returncode == 0, again.stderr
+    assert [r.path for r in fake_site.requests] == ["/robots.txt", "/events/president/news/feed"]
+
+
+def test_a_new_page_costs_the_feed_and_the_page(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site).returncode == 0
+    page = fake_site.add_page()
+    fake_site.clear_requests()
+    again = crawl(db, fake_site)
+    assert summary(again)["new"] == 1
+    paths = [r.path for r in fake_site.requests]
+    assert paths == [
+        "/robots.txt",
+        "/events/president/news/feed",
+        "/events/president/news/feed/page/2",  # page 1 had something new: look one further
+        page.path,
+    ]
