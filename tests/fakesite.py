@@ -9,9 +9,10 @@ pages of ``../shared/kremlin-html`` under their real paths.
 Both log every request (``site.requests``). Links in what they serve point at the canonical
 ``http://en.kremlin.ru`` like the real site; a client maps them onto ``site.url``.
 
-Run one by hand for a benchmark::
+Run one by hand for a benchmark (``--chrome``: pages wrapped in the full site chrome, about
+43 KB each like real ones, instead of about 7 KB)::
 
-    python tests/fakesite.py --pages 5000 --port 8000
+    python tests/fakesite.py --pages 5000 --port 8000 --chrome
 """
 
 from __future__ import annotations
@@ -273,15 +274,277 @@ def render_article(page: FakePage) -> str:
     )
 
 
-def render_event_page(page: FakePage) -> str:
+# --- site chrome (benchmarks) -------------------------------------------------------------
+# What a real page carries around its article: stylesheets and scripts in <head>, the top
+# line with the main menu and search, the side menu of every section, share buttons, the
+# footer's link columns. Hand-written in the site's markup style; ``chrome=True`` wraps
+# event pages in it so they weigh what real ones do (35-50 KB instead of about 7 KB).
+
+_CHROME_SECTIONS = {
+    "Events": (
+        ("News", "/events/president/news"),
+        ("Speeches and transcripts", "/events/president/transcripts"),
+        ("Presidential trips", "/events/president/trips"),
+        ("Letters and telegrams", "/events/president/letters"),
+        ("Executive Office news", "/events/administration"),
+        ("State Council", "/events/state-council"),
+        ("Security Council", "/events/security-council"),
+        ("Commissions and councils", "/events/councils"),
+    ),
+    "Structure": (
+        ("President", "/structure/president"),
+        ("Executive Office", "/structure/administration"),
+        ("Security Council", "/structure/security-council"),
+        ("State Council", "/structure/state-council"),
+        ("Presidential Plenipotentiary Envoys", "/structure/plenipotentiary_envoys"),
+        ("Presidential Councils and Commissions", "/structure/councils"),
+    ),
+    "Videos and photos": (
+        ("Videos", "/multimedia/video"),
+        ("Photos", "/multimedia/photo"),
+        ("Video archive", "/multimedia/video/section/archive"),
+        ("Photo galleries", "/multimedia/photo/section/galleries"),
+    ),
+    "Documents": (
+        ("Executive orders", "/acts/bank/orders"),
+        ("Laws", "/acts/bank/laws"),
+        ("Instructions", "/acts/assignments/orders"),
+        ("Constitution", "/acts/constitution"),
+        ("State symbols", "/acts/symbols"),
+        ("Documents news", "/acts/news"),
+    ),
+    "Contacts": (
+        ("Send a letter", "/contacts/letters"),
+        ("Public reception office", "/contacts/reception"),
+        ("Accreditation", "/contacts/accreditation"),
+        ("Subscribe", "/subscribe"),
+        ("Press service", "/contacts/press"),
+    ),
+}
+_CHROME_REGIONS = (
+    "Central", "Northwestern", "Southern", "North Caucasian", "Volga", "Urals", "Siberian",
+    "Far Eastern",
+)  # fmt: skip
+_CHROME_SHARE = ("Telegram", "VKontakte", "Odnoklassniki", "X", "E-mail")
+_CHROME_SCRIPTS = ("jquery", "modernizr", "cycle2", "viewport", "masha", "reading", "share")
+
+
+def _chrome_sprite() -> str:
+    """An inline SVG sprite of the interface icons."""
+    rng = random.Random(7)
+    names = (
+        "menu", "search", "close", "photo", "video", "audio", "print", "share", "link",
+        "telegram", "vk", "ok", "x", "mail", "arrow-left", "arrow-right", "calendar", "place",
+    )  # fmt: skip
+    symbols = []
+    for name in names:
+        points = " ".join(f"{rng.randint(0, 24)}.{rng.randint(0, 9)}" for _ in range(48))
+        symbols.append(
+            f'<symbol id="icon-{name}" viewBox="0 0 24 24"><title>{name}</title>'
+            f'<path d="M{points}z" fill="currentColor"/></symbol>'
+        )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" style="display:none" aria-hidden="true">'
+        + "".join(symbols)
+        + "</svg>"
+    )
+
+
+def _chrome_latest() -> str:
+    """The sidebar's "Latest news" list: fixed headlines, as a cached page shows them."""
+    rng = random.Random(11)
+    items = []
+    for n in range(24):
+        title = f"{rng.choice(KINDS)} President of {rng.choice(COUNTRIES)}: {_sentence(rng, 3, 7)}"
+        items.append(
+            f'<li class="sidebar__item sidebar__item_news"><a href="{CANONICAL}'
+            f'/events/president/news/{59000 + 7 * n}" class="no-warning">'
+            f'<time class="sidebar__time" datetime="2020-08-{27 - n // 3:02d}">'
+            f"August {27 - n // 3}, {9 + n % 9}:{n % 6}0</time>"
+            f"<span>{html.escape(title)}</span></a></li>"
+        )
+    return (
+        '<div class="sidebar__block sidebar__block_news"> <h3 class="sidebar_title '
+        'sidebar_title_caption">Latest news</h3> <ul class="sidebar__list">'
+        + "".join(items)
+        + "</ul> </div>"
+    )
+
+
+def _chrome_date_filter() -> str:
+    """The advanced search's date range: day, month and year selects, twice."""
+    months = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")  # fmt: skip
+    selects = ""
+    for edge in ("since", "till"):
+        days = "".join(f'<option value="{d}">{d}</option>' for d in range(1, 32))
+        names = "".join(f'<option value="{m}">{name}</option>' for m, name in enumerate(months, 1))
+        years = "".join(f'<option value="{y}">{y}</option>' for y in range(2000, 2025))
+        selects += (
+            f'<fieldset class="search__dates search__dates_{edge}"> <legend>{edge.capitalize()}'
+            f'</legend> <select name="{edge}_day" class="select">{days}</select> '
+            f'<select name="{edge}_month" class="select">{names}</select> '
+            f'<select name="{edge}_year" class="select">{years}</select> </fieldset>'
+        )
+    return f'<div class="search__advanced" hidden> {selects} </div>'
+
+
+def _chrome_links(items: tuple[tuple[str, str], ...], item_class: str) -> str:
+    return "".join(
+        f'<li class="{item_class}"><a href="{CANONICAL}{path}" class="no-warning" '
+        f'title="{html.escape(label)}">{html.escape(label)}</a></li>'
+        for label, path in items
+    )
+
+
+def _chrome_head() -> str:
+    styles = "".join(
+        f'<link rel="stylesheet" href="/static/css/{name}.css?{zlib.crc32(name.encode()):08x}" '
+        'media="all"/> '
+        for name in ("main", "print", "reading", "slider", "search", "share")
+    )
+    icons = "".join(
+        f'<link rel="apple-touch-icon" sizes="{n}x{n}" href="/static/img/icon-{n}.png"/> '
+        for n in (57, 60, 72, 76, 114, 120, 144, 152, 180)
+    )
+    feeds = "".join(
+        f'<link rel="alternate" type="application/atom+xml" title="{html.escape(label)}" '
+        f'href="{CANONICAL}{path}/feed"/> '
+        for label, path in _CHROME_SECTIONS["Events"]
+    )
+    setup = (
+        "<script>window.siteConfig={lang:'en',root:'/',static:'/static/',"
+        "reading:{tabs:['text','photo','video'],scrollOffset:64,keepHistory:true},"
+        "search:{minLength:2,suggest:'/search/suggest',delay:300},"
+        "share:{services:['" + "','".join(s.lower() for s in _CHROME_SHARE) + "']}};"
+        "document.documentElement.className=document.documentElement.className"
+        ".replace('no-js','js');</script> "
+    )
+    scripts = "".join(
+        f'<script src="/static/js/{name}.js?{zlib.crc32(name.encode()):08x}" defer></script> '
+        for name in _CHROME_SCRIPTS
+    )
+    viewport = '<meta name="viewport" content="width=device-width, initial-scale=1"/> '
+    return viewport + styles + icons + feeds + setup + scripts
+
+
+def _chrome_header() -> str:
+    menu = "".join(
+        f'<li class="nav__item"><a href="{CANONICAL}{items[0][1]}" class="nav__link">'
+        f"<span>{html.escape(name)}</span></a></li>"
+        for name, items in _CHROME_SECTIONS.items()
+    )
+    filters = "".join(
+        f'<li class="search__filter__item"><a href="{CANONICAL}/search?section={n}" '
+        f'class="no-warning">{html.escape(name)}</a></li>'
+        for n, name in enumerate(_CHROME_SECTIONS)
+    )
+    return (
+        f"{_chrome_sprite()} "
+        '<div class="header" role="banner"> <div class="topline topline__menu"> '
+        '<a href="#sidebar" class="topline__toggleaside" aria-controls="sidebar">'
+        '<i></i><span class="hidden">Menu</span></a> <div class="topline__in"> '
+        f'<a href="{CANONICAL}/" class="topline__head" rel="home"><i class="topline__logo">'
+        "</i>President of Russia</a> "
+        '<div class="topline__togglemore"><i class="topline__togglemore_button"></i></div> '
+        '<div class="topline__more"> <nav aria-label="Main menu"> '
+        f'<ul class="nav">{menu}<li class="nav__item last"><a href="{CANONICAL}/search" '
+        'class="nav__link nav__link_search">Search</a></li></ul> </nav> '
+        '<div class="search"> <ul class="search__filter">'
+        '<li class="search__filter__item is-active"><a href="#" class="search_without_filter">'
+        f"Everywhere</a></li>{filters}</ul> "
+        '<div class="search__in"> <form class="form search__form simple_search form_special" '
+        f'action="{CANONICAL}/search" method="get" role="search"> '
+        '<label for="search-simple" class="hidden">Search the website</label> '
+        '<input type="search" name="query" id="search-simple" class="search__field" '
+        'placeholder="Search" autocomplete="off"/> '
+        '<button type="submit" class="search__submit">Find</button> </form> </div> '
+        f"{_chrome_date_filter()} </div> "
+        "</div> </div> </div> </div>"
+    )
+
+
+def _chrome_sidebar() -> str:
+    blocks = "".join(
+        f'<div class="sidebar__block"> <h3 class="sidebar_title sidebar_title_caption">'
+        f'{html.escape(name)}</h3> <ul class="sidebar__list">'
+        f"{_chrome_links(items, 'sidebar__item')}</ul> </div>"
+        for name, items in _CHROME_SECTIONS.items()
+    )
+    regions = "".join(
+        f'<li class="sidebar__item"><a href="{CANONICAL}/regions/{n}" class="no-warning">'
+        f"{name} Federal District</a></li>"
+        for n, name in enumerate(_CHROME_REGIONS, start=1)
+    )
+    return (
+        '<div class="sidebar" id="sidebar" role="navigation" aria-label="Site sections"> '
+        '<div class="sidebar__in"> <h2 class="sidebar_title">Sections</h2> '
+        f'{_chrome_latest()} {blocks} <div class="sidebar__block"> <h3 class="sidebar_title '
+        f'sidebar_title_caption">Regions</h3> <ul class="sidebar__list">{regions}</ul> </div> '
+        f'<a href="{CANONICAL}/supplement" class="sidebar__special">Special projects</a> '
+        f'<a href="{CANONICAL}/about/accessibility" class="sidebar__special">'
+        "Version for the visually impaired</a> </div> </div>"
+    )
+
+
+def _chrome_share(url: str) -> str:
+    sites = "".join(
+        f'<li><a class="share_to_site no-warning" href="{CANONICAL}/share?to='
+        f'{name.lower()}&amp;url={html.escape(url)}" rel="nofollow" target="_blank" '
+        f'title="Share on {name}"><i class="share_icon share_icon_{name.lower()}"></i>'
+        f"<span>{name}</span></a></li>"
+        for name in _CHROME_SHARE
+    )
+    return (
+        '<div class="share_where"> <label class="share_where_small">Share</label> '
+        f'<ul class="share_sites">{sites}</ul> <div class="small_tooltip"> '
+        '<span class="small_tooltip_text">Link copied to clipboard</span></div> </div>'
+    )
+
+
+def _chrome_footer() -> str:
+    columns = "".join(
+        f'<div class="footer__col"> <h2 class="footer_title">{html.escape(name)}</h2> '
+        f'<ul class="footer_list">{_chrome_links(items, "footer_list_item")}</ul> </div>'
+        for name, items in _CHROME_SECTIONS.items()
+    )
+    return (
+        '<div class="footer" id="footer" role="contentinfo"> <div class="footer__in"> '
+        f"{columns} "
+        '<ul class="footer_list nav_mob">'
+        f'<li class="footer_list_item"><a href="{CANONICAL}/about">About website</a></li>'
+        f'<li class="footer_list_item"><a href="{CANONICAL}/about/mobile">Mobile version</a>'
+        f'</li><li class="footer_list_item"><a href="{CANONICAL}/about/feeds">Feeds</a></li>'
+        "</ul> "
+        '<p class="message_info">Using this website means you agree to its terms of use and '
+        "to the storage of cookies that make it work.</p> "
+        '<div class="footer__license"><p>All content on this site is licensed under</p> '
+        '<p><a href="http://creativecommons.org/licenses/by/4.0/deed.en" rel="license">'
+        "Creative Commons Attribution 4.0 International</a></p></div> </div> </div>"
+    )
+
+
+CHROME_HEAD = _chrome_head()
+CHROME_HEADER = _chrome_header()
+CHROME_SIDEBAR = _chrome_sidebar()
+CHROME_FOOTER = _chrome_footer()
+
+
+def render_event_page(page: FakePage, chrome: bool = False) -> str:
+    """The whole page; ``chrome`` wraps the article in the site's full chrome (menus,
+    sidebar, share buttons, footer, scripts) so the page weighs what a real one does."""
     meta = (
         f'<meta name="description" content="{html.escape(page.lead)}"/> '
         f'<meta property="og:url" content="{page.url}"/> '
         f'<meta property="og:title" content="{html.escape(page.title)}"/> '
     )
     links = f'<link rel="canonical" href="{page.url}"/> '
+    if chrome:
+        meta += CHROME_HEAD
+    header, footer = (CHROME_HEADER, CHROME_FOOTER) if chrome else (SITE_HEADER, SITE_FOOTER)
+    aside = f"{CHROME_SIDEBAR} {_chrome_share(page.url)}" if chrome else ""
     return (
-        f'{_head(page.title, links, meta)} <body class=" is-reading"> {SITE_HEADER} '
+        f'{_head(page.title, links, meta)} <body class=" is-reading"> {header} '
         '<div class="read" role="complementary" aria-label="Material for reading" '
         f'data-href="{page.url}"> <div class="read__scroll" role="tabpanel"> '
         f"{render_article(page)} </div> "
@@ -293,7 +556,7 @@ def render_event_page(page: FakePage) -> str:
             if page.slider
             else ""
         )
-        + f" </div> </div> {SITE_FOOTER} </body> </html>"
+        + f" </div> </div> {aside}{' ' if aside else ''}{footer} </body> </html>"
     )
 
 
@@ -735,8 +998,10 @@ class FakeSite(BaseSite):
         first_id: int = 60000,
         extras: int = 4,
         start: datetime = datetime(2020, 8, 27, 18, 0),
+        chrome: bool = False,
     ) -> None:
         super().__init__(host, port)
+        self.chrome = chrome  # event pages in the full site chrome (real-sized, ~43 KB)
         self.rng = random.Random(seed)
         self.pages: dict[int, FakePage] = {}
         self.gone: dict[int, int] = {}  # event id -> 404 or 410
@@ -863,7 +1128,7 @@ class FakeSite(BaseSite):
         key = (page.event_id, page.version)
         body = self._render_cache.get(key)
         if body is None:
-            body = render_event_page(page).encode()
+            body = render_event_page(page, self.chrome).encode()
             self._render_cache[key] = body
         return body
 
@@ -925,11 +1190,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--replica", action="store_true", help="serve ../shared/kremlin-html")
+    parser.add_argument("--chrome", action="store_true", help="real-sized pages: full chrome")
     args = parser.parse_args()
     if args.replica:
         site: BaseSite = ReplicaSite(host=args.host, port=args.port)
     else:
-        site = FakeSite(args.pages, args.seed, host=args.host, port=args.port)
+        site = FakeSite(args.pages, args.seed, host=args.host, port=args.port, chrome=args.chrome)
     site.set_fault_rate(args.fault_rate, seed=args.seed)
     print(f"serving {site.url} (Ctrl-C stops)", flush=True)
     try:
