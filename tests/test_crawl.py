@@ -241,3 +241,11 @@ def test_a_new_page_costs_the_feed_and_the_page(fake_site, tmp_path):
         "/events/president/news/feed/page/2",  # page 1 had something new: look one further
         page.path,
     ]
+
+
+def test_a_url_that_is_no_event_page_is_a_usage_error(tmp_path):
+    db = tmp_path / "kremlin.db"
+    result = kremlin("crawl", "--db", db, "--url", "http://example.org/events/president/news/1")
+    assert result.returncode == 2
+    assert "not an event page of an enabled site (http://en.kremlin.ru)" in result.stderr
+    assert not db.exists()

@@ -23,7 +23,15 @@ from pathlib import Path
 from .archive import Archive, Capture, PageState
 from .config import Config, SiteConfig
 from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
-from .errors import FeedError, FetchError, HostBlocked, HostUnreachable, PageError, RunLockHeld
+from .errors import (
+    ConfigError,
+    FeedError,
+    FetchError,
+    HostBlocked,
+    HostUnreachable,
+    PageError,
+    RunLockHeld,
+)
 from .fetch import Fetcher, Response
 from .normalize import parse_event_page
 
@@ -91,6 +99,7 @@ class Crawler:
     feed_entries: dict[tuple[str, int], FeedEntry] = field(default_factory=dict)
 
     def run(self, options: CrawlOptions) -> CrawlResult:
+        check_urls(self.config, options.urls)
         result = CrawlResult()
         for site in self.config.enabled_sites:
             if self.stop.is_set():
@@ -310,11 +319,23 @@ def _capture_from(response: Response, base: Capture, archived: bool) -> Capture:
     return replace(base, **meta, body=response.body, transcript=transcript)
 
 
+def check_urls(config: Config, urls: tuple[str, ...]) -> None:
+    """Every URL named on the command line must be an event page of an enabled site."""
+    for url in urls:
+        if not any(
+            _same_site(site, url) and parse_event_url(url, site.url) is not None
+            for site in config.enabled_sites
+        ):
+            sites = ", ".join(s.url for s in config.enabled_sites)
+            raise ConfigError(f"--url {url}: not an event page of an enabled site ({sites})")
+
+
 def run_crawl(
     config: Config, options: CrawlOptions, *, stop: threading.Event | None = None
 ) -> CrawlResult:
     """One whole run with the run lock held and the run recorded in the runs table."""
     config.database.path.parent.mkdir(parents=True, exist_ok=True)
+    check_urls(config, options.urls)
     with hold_run_lock(config.database.path, config.schedule.lock_wait), Fetcher(config) as fetcher:
         for site in config.enabled_sites:
             fetcher.check_host(site.fetch_url)  # unreachable: stop before touching the archive
