@@ -240,6 +240,17 @@ def test_unreachable_host_fails_check_host_naming_it(clock):
     assert clock.sleeps[:2] == [2.0, 4.0]
 
 
+def test_a_name_that_does_not_resolve_fails_at_once(clock, monkeypatch):
+    def no_dns(*args, **kwargs):  # what a machine without network answers
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    fetcher = Fetcher(make_config(None, retries=4), sleep=clock.sleep, clock=clock)
+    with pytest.raises(HostUnreachable, match="en.kremlin.ru unreachable: its name does not"):
+        fetcher.check_host("http://en.kremlin.ru")
+    assert (fetcher.requests_sent, clock.sleeps) == (1, [])  # no retries, no waiting
+
+
 # --- blocking ----------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
+from urllib3.exceptions import NameResolutionError
 
 from .config import Config, FetchConfig
 from .errors import (
@@ -269,6 +270,13 @@ class Fetcher:
         except requests.Timeout as exc:
             raise _Transient(f"no answer within {self.settings.timeout}s ({exc})") from None
         except requests.ConnectionError as exc:
+            if _name_unresolved(exc):  # no network or no DNS: retrying will not help
+                raise HostUnreachable(
+                    f"{host} unreachable: its name does not resolve (no network, or no DNS);"
+                    " check the connection, or reach the site through fetch.proxy or"
+                    " --base-url",
+                    url,
+                ) from None
             raise _Transient(f"connection failed ({_short(exc)})") from None
         finally:
             self._last_request[host] = self.clock()
@@ -381,6 +389,12 @@ def _parse_robots(parser: RobotFileParser, raw: _Raw) -> RobotFileParser:
     else:
         parser.allow_all = True
     return parser
+
+
+def _name_unresolved(exc: requests.ConnectionError) -> bool:
+    """The connection failed because the host name does not resolve."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NameResolutionError)
 
 
 def _gave_up(url: str, host: str, exc: _Transient, attempt: int) -> FetchError:
