@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fakeclock import FakeClock
 from fakesite import SHARED_HTML, FakeSite
 from kremlin_archive.archive import Archive
 from kremlin_archive.config import load_config, with_base_url
@@ -164,21 +165,6 @@ def test_replica_of_the_real_site_archives_what_it_has(replica_site, tmp_path):
     assert failed == linked - present
     (url,) = query(db, "SELECT url FROM pages WHERE event_id = ?", min(present))[0]
     assert url == f"http://en.kremlin.ru/events/president/news/{min(present)}"
-
-
-class FakeClock:
-    """Monotonic time that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
 
 
 def test_faulty_site_yields_every_page_once_and_no_request_comes_early(tmp_path):

@@ -11,6 +11,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from fakeclock import FakeClock
 from fakesite import CANONICAL, SHARED_HTML, FakeSite
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.errors import (
@@ -27,21 +28,6 @@ from kremlin_archive.fetch import Fetcher, Response, decode_body, looks_blocked
 
 CANONICAL_PAGE = SHARED_HTML / "en-news-53016-meeting-nazarbayev-2016-10-04.html"
 FAST = {"delay": 1.0, "jitter": 0.0, "backoff": 2.0, "max_backoff": 60.0, "retries": 3}
-
-
-class FakeClock:
-    """A monotonic clock that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def make_config(site_url: str | None, **fetch):
