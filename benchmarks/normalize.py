@@ -2,12 +2,17 @@
 
 Usage::
 
-    python benchmarks/normalize.py [--rounds N] [--generated N] [--pages DIR]
+    python benchmarks/normalize.py [--rounds N] [--trials N] [--generated N] [--pages DIR]
 
 The corpus is every event page in ../shared/kremlin-html (read in place) plus the
 hand-written pages in tests/fixtures/pages, plus N generated pages: copies of those pages
 with their body paragraphs repeated and shuffled, so sizes vary. trafilatura (the ``bench``
 extra) is skipped with a note when it is not installed.
+
+Both run on the same pages in the same process: after one warm-up pass each, every trial
+times ``--rounds`` passes of parse_event_page and a tenth as many of trafilatura.extract,
+turn about. The ratio is the median of the trials' ratios, so load from other processes
+that slows both alike does not move it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import platform
 import random
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -63,13 +69,35 @@ def generate_pages(pages: list[str], count: int, seed: int = 0) -> list[str]:
     return generated
 
 
-def rate(extract: Callable[[str], object], pages: list[str], rounds: int) -> float:
-    """Pages per second of ``extract`` over ``rounds`` passes of ``pages``."""
+def time_pass(extract: Callable[[str], object], pages: list[str], passes: int) -> float:
+    """Pages per second of ``extract`` over ``passes`` passes of ``pages``."""
     started = time.perf_counter()
-    for _ in range(rounds):
+    for _ in range(passes):
         for page in pages:
             extract(page)
-    return rounds * len(pages) / (time.perf_counter() - started)
+    return passes * len(pages) / (time.perf_counter() - started)
+
+
+def compare(
+    ours: Callable[[str], object],
+    theirs: Callable[[str], object],
+    pages: list[str],
+    passes: tuple[int, int],
+    trials: int,
+) -> tuple[list[float], list[float]]:
+    """Rates of both extractors, timed turn about in ``trials`` trials after a warm-up.
+
+    Each trial times ``ours`` then ``theirs`` on the same pages in the same process, so
+    both see the same load from other processes; the ratio of a trial is fair even when
+    the machine is busy, and the median over trials smooths what remains.
+    """
+    time_pass(ours, pages, 1)
+    time_pass(theirs, pages, 1)
+    ours_rates, theirs_rates = [], []
+    for _ in range(trials):
+        ours_rates.append(time_pass(ours, pages, passes[0]))
+        theirs_rates.append(time_pass(theirs, pages, passes[1]))
+    return ours_rates, theirs_rates
 
 
 def trafilatura_extract() -> Callable[[str], object] | None:
@@ -94,7 +122,10 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20, help="passes for parse_event_page")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="passes of parse_event_page per trial"
+    )
+    parser.add_argument("--trials", type=int, default=5, help="timed trials (median shown)")
     parser.add_argument("--generated", type=int, default=40, help="generated pages to add")
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES, help="real pages folder")
     args = parser.parse_args()
@@ -107,15 +138,24 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(f"corpus: {len(pages)} real/fixture pages + {len(corpus) - len(pages)} generated")
     print(f"        {megabytes:.1f} MB in all")
-    ours = rate(parse_event_page, corpus, args.rounds)
-    print(f"parse_event_page:     {ours:8.1f} pages/s")
     extract = trafilatura_extract()
     if extract is None:
+        time_pass(parse_event_page, corpus, 1)
+        rates = [time_pass(parse_event_page, corpus, args.rounds) for _ in range(args.trials)]
+        print(f"parse_event_page:     {statistics.median(rates):8.1f} pages/s (median)")
         print("trafilatura.extract:  not installed (pip install -e '.[bench]'), skipped")
         return 0
-    theirs = rate(extract, corpus, max(1, args.rounds // 10))
-    print(f"trafilatura.extract:  {theirs:8.1f} pages/s")
-    print(f"ratio:                {ours / theirs:8.1f}x")
+    passes = (args.rounds, max(1, args.rounds // 10))
+    ours, theirs = compare(parse_event_page, extract, corpus, passes, args.trials)
+    ratios = [mine / other for mine, other in zip(ours, theirs, strict=True)]
+    print(f"trials: {args.trials}, each {passes[0]} passes of ours, {passes[1]} of trafilatura")
+    print("                       median     best pages/s")
+    print(f"parse_event_page:     {statistics.median(ours):8.1f} {max(ours):8.1f}")
+    print(f"trafilatura.extract:  {statistics.median(theirs):8.1f} {max(theirs):8.1f}")
+    print(
+        f"ratio:                {statistics.median(ratios):8.1f}x (median of trials; "
+        f"min {min(ratios):.1f}x, max {max(ratios):.1f}x)"
+    )
     return 0
 
 
