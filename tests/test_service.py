@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kremlin_archive.config import load_config
-from kremlin_archive.crawl import CrawlResult
-from kremlin_archive.errors import RunLockHeld
+from kremlin_archive.archive import Archive
+from kremlin_archive.config import load_config, with_base_url
+from kremlin_archive.crawl import CrawlOptions, CrawlResult, run_crawl
+from kremlin_archive.errors import HostUnreachable, NotArchived, RunLockHeld
 from kremlin_archive.service import (
     RecheckCandidate,
     Service,
     build_triggers,
+    gather_status,
     hold_service_lock,
     job_options,
     parse_stamp,
     read_state,
     recheck_due,
+    render_status,
     state_path,
     write_state,
 )
@@ -222,3 +226,94 @@ def test_second_service_on_a_database_is_refused_naming_the_first(tmp_path):
         pass
     with hold_service_lock(db):  # released: taken again
         pass
+
+
+# with the real archive and the fake site --------------------------------------------------
+
+
+def site_config(config, site):
+    fetch = replace(config.fetch, delay=0.0, jitter=0.0, backoff=0.0, retries=0)
+    return with_base_url(replace(config, fetch=fetch), site.url)
+
+
+def runs(db_path):
+    with sqlite3.connect(db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("select * from runs order by id")]
+
+
+def test_a_job_failing_before_its_crawl_records_a_failed_run(config):
+    crawl = FakeCrawl(HostUnreachable("cannot reach en.kremlin.ru: connection refused"))
+    Service(config, crawl=crawl).run_poll()
+    [run] = runs(config.database.path)
+    assert (run["trigger"], run["pid"]) == ("poll", os.getpid())
+    assert run["finished_at"] is not None
+    assert run["error"] == "HostUnreachable: cannot reach en.kremlin.ru: connection refused"
+
+
+def test_a_run_the_crawl_recorded_itself_is_not_recorded_twice(config):
+    def crawl(config, options, *, stop):
+        with Archive(config.database.path) as archive:
+            run_id = archive.start_run(options.trigger, stamp(datetime.now(UTC)))
+            archive.finish_run(run_id, stamp(datetime.now(UTC)), {}, "RuntimeError: boom")
+        raise RuntimeError("boom")
+
+    Service(config, crawl=crawl).run_poll()
+    assert [r["error"] for r in runs(config.database.path)] == ["RuntimeError: boom"]
+
+
+def test_recheck_refetches_the_due_pages_of_the_archive_in_batches(config, fake_site):
+    config = site_config(config, fake_site)
+    schedule = replace(config.schedule, recheck_batch=5)
+    config = replace(config, schedule=schedule)
+    run_crawl(config, CrawlOptions(trigger="poll"))
+    service = Service(config)
+    assert service.due_rechecks() == []  # the fake events are years old: checked just now
+    service.now = lambda: datetime.now(UTC) + timedelta(days=31)
+    due = service.due_rechecks()
+    assert len(due) == 5
+    fake_site.clear_requests()
+    result = service.run_recheck()
+    assert result.unchanged + result.not_modified == 5
+    fetched = [r.path for r in fake_site.requests_to("/events/president/news/6*")]
+    assert sorted(fetched) == sorted(f"/events/president/news/{p.event_id}" for p in due)
+    assert [r["trigger"] for r in runs(config.database.path)] == ["poll", "recheck"]
+
+
+def test_status_counts_pages_runs_and_outcomes(config, fake_site):
+    config = site_config(config, fake_site)
+    run_crawl(config, CrawlOptions(trigger="poll"))
+    Service(config, crawl=FakeCrawl(RunLockHeld("held (pid=1)"))).run_poll()
+    with Archive(config.database.path) as archive:
+        archive.start_run("manual", stamp(datetime.now(UTC)))  # left unfinished...
+    with sqlite3.connect(config.database.path) as conn:
+        conn.execute("update runs set pid = ? where trigger = 'manual'", [2**22 + 12345])
+    status = gather_status(config)
+    assert (status["pages"], status["versions"], status["gone"]) == (30, 30, 0)
+    assert status["runs"] == {"poll": {"ok": 1, "error": 1}, "manual": {"interrupted": 1}}
+    assert status["last_runs"]["poll"]["outcome"] == "error"
+    assert status["last_runs"]["poll"]["error"] == "RunLockHeld: held (pid=1)"
+    assert status["service"] == {"running": False}
+    text = render_status(status)
+    assert "pages     30 (gone 0), versions 30" in text
+    assert "runs      manual: 1 interrupted; poll: 1 error, 1 ok" in text
+    assert "service   not running" in text
+
+
+def test_status_names_the_failed_pages_of_the_last_run(config, fake_site):
+    config = site_config(config, fake_site)
+    broken = fake_site.ids[3]
+    fake_site.set_fault("status", path=f"/events/president/news/{broken}", status=500)
+    run_crawl(config, CrawlOptions(trigger="poll"))
+    failures = gather_status(config)["last_run_failures"]
+    assert (failures["trigger"], failures["failed"]) == ("poll", 1)
+    assert [p["url"] for p in failures["pages"]] == [
+        f"http://en.kremlin.ru/events/president/news/{broken}"
+    ]
+    assert "failures of the last run (poll #1): 1" in render_status(gather_status(config))
+
+
+def test_status_of_a_missing_archive_is_an_error(config):
+    with pytest.raises(NotArchived, match="no archive at"):
+        gather_status(config)
+    assert not config.database.path.exists()

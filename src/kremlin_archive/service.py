@@ -19,6 +19,7 @@ While it runs, the service keeps ``<db>.service.json`` (pid and next run times) 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -40,6 +41,7 @@ from apscheduler.events import (
     JobExecutionEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -209,11 +211,12 @@ class Service:
             return None
         started_at = format_stamp(self.now())
         logger.info("job started job=%s pages=%d", trigger, len(options.recheck))
+        before = last_run_id(self.config)
         try:
             result = self.crawl(self.config, options, stop=self.stop)
         except Exception as exc:
             _log_failure(trigger, exc)
-            record_failed_run(self.config, trigger, started_at, exc, self.now)
+            record_failed_run(self.config, trigger, started_at, exc, after=before, now=self.now)
             return None
         logger.info("job finished job=%s %s", trigger, _facts(result))
         return result
@@ -221,6 +224,8 @@ class Service:
     # scheduler events, the state file and signals
 
     def _on_event(self, event: Any) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED and self.stop.is_set():
+            self._shutdown_scheduler()  # a signal came before the scheduler was up
         if isinstance(event, JobExecutionEvent) and event.exception is not None:
             logger.error("job raised job=%s error=%r", event.job_id, event.exception)
         elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
@@ -241,14 +246,22 @@ class Service:
             write_state(self.state_file, state)
 
     def request_stop(self, signum: int, frame: object = None) -> None:
-        """Signal handler: let the page in hand finish, then end the scheduler."""
+        """Signal handler: let the page in hand finish, then end the scheduler.
+
+        The scheduler is shut down from another thread: the handler runs in the main thread,
+        which may hold the (non-reentrant) lock of the scheduler's wake-up event."""
         name = signal.Signals(signum).name
         if self.stop.is_set():
             logger.warning("already stopping signal=%s (finishing the page in hand)", name)
             return
         logger.info("stop requested signal=%s", name)
         self.stop.set()
-        self.scheduler.shutdown(wait=False)
+        threading.Thread(target=self._shutdown_scheduler, name="stop", daemon=True).start()
+
+    def _shutdown_scheduler(self) -> None:
+        # not started yet (the STARTED event will see the stop flag), or stopped already
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
 
     def serve(self) -> None:
         """Run until a signal: the jobs, then the job in hand to its end, then tidy up."""
@@ -256,7 +269,8 @@ class Service:
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             logger.info("service started pid=%d db=%s", os.getpid(), self.config.database.path)
-            self.scheduler.start()
+            if not self.stop.is_set():
+                self.scheduler.start()
             self.executor.shutdown(wait=True)  # the job in hand finishes its page and records
         finally:
             for signum, handler in previous.items():
@@ -289,16 +303,37 @@ def _facts(result: CrawlResult) -> str:
 # the runs table, as the service reads and completes it -----------------------------------
 
 
+def last_run_id(config: Config) -> int | None:
+    """The newest run's id (0 for none), or None when the archive cannot say."""
+    db = config.database
+    if not db.path.exists():
+        return 0
+    try:
+        with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+            return _read(archive).execute("select coalesce(max(id), 0) from runs").fetchone()[0]
+    except Exception as exc:
+        logger.warning("runs unreadable db=%s error=%r", db.path, exc)
+        return None
+
+
 def record_failed_run(
-    config: Config, trigger: str, started_at: str, exc: Exception, now: Clock = utc_clock
+    config: Config,
+    trigger: str,
+    started_at: str,
+    exc: Exception,
+    *,
+    after: int | None,
+    now: Clock = utc_clock,
 ) -> None:
     """Record a job that failed before its crawl could record itself (lock held, host
-    unreachable, database unusable), so ``status`` shows it. Never raises: it is logged."""
+    unreachable, database unusable), so ``status`` shows it: unless this process recorded
+    a ``trigger`` run after run ``after`` (the jobs run one at a time, so that run is the
+    job's own). Never raises: a failure to record is logged."""
     db = config.database
     error = f"{type(exc).__name__}: {exc}"
     try:
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-            if run_recorded_since(archive, trigger, started_at, os.getpid()):
+            if after is not None and run_recorded_after(archive, trigger, after, os.getpid()):
                 return
             run_id = archive.start_run(trigger, started_at)
             archive.finish_run(run_id, format_stamp(now()), {}, error)
@@ -306,19 +341,25 @@ def record_failed_run(
         logger.error("run not recorded job=%s error=%r", trigger, record_exc)
 
 
-def run_recorded_since(archive: Archive, trigger: str, started_at: str, pid: int) -> bool:
-    """Did this process record a ``trigger`` run since ``started_at``? (The service's jobs
-    run one at a time, so such a run is the job's own.)"""
-    sql = "select count(*) from runs where trigger = ? and pid = ? and started_at >= ?"
-    return bool(_read(archive).execute(sql, [trigger, pid, started_at]).fetchone()[0])
+def run_recorded_after(archive: Archive, trigger: str, run_id: int, pid: int) -> bool:
+    sql = "select count(*) from runs where trigger = ? and pid = ? and id > ?"
+    return bool(_read(archive).execute(sql, [trigger, pid, run_id]).fetchone()[0])
+
+
+RECHECK_SQL = """
+select p.site, p.event_id,
+    coalesce((select json_extract(v.fields, '$.date') from versions v where v.page_id = p.id
+              order by v.seq desc limit 1), p.first_seen_at),
+    coalesce((select max(c.captured_at) from captures c where c.page_id = p.id),
+             p.last_checked_at),
+    p.status = 'gone'
+from pages p"""
 
 
 def load_recheck_candidates(archive: Archive) -> list[RecheckCandidate]:
-    """Every archived page with its age and when it was last checked."""
-    rows = _read(archive).execute(
-        "select site, event_id, coalesce(published_at, first_seen_at), last_checked_at,"
-        " status = 'gone' from pages"
-    )
+    """Every archived page with its age (the event's date, else when it was first seen) and
+    its last fetch attempt (a page that keeps failing waits its turn like the others)."""
+    rows = _read(archive).execute(RECHECK_SQL)
     return [RecheckCandidate(s, int(i), born, checked, bool(g)) for s, i, born, checked, g in rows]
 
 
@@ -341,11 +382,14 @@ def gather_status(config: Config) -> dict[str, Any]:
         raise NotArchived(f"no archive at {db.path} (run crawl or serve first)")
     with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
         conn = _read(archive)
-        status: dict[str, Any] = {"database": str(db.path), "bytes": database_bytes(db.path)}
+        status: dict[str, Any] = {"database": str(db.path)}
+        status["database_bytes"] = database_bytes(db.path)
         status |= count_pages(conn)
         status["runs"] = count_runs(conn)
         status["last_runs"] = last_runs(conn)
-    status["service"] = read_state(state_path(db.path))
+        status["last_run_failures"] = last_run_failures(conn)
+    state = read_state(state_path(db.path))
+    status["service"] = {"running": True} | state if state else {"running": False}
     return status
 
 
@@ -389,6 +433,22 @@ def last_runs(conn: Any) -> dict[str, dict[str, Any]]:
     return {run["trigger"]: run for run in runs}
 
 
+def last_run_failures(conn: Any, limit: int = 20) -> dict[str, Any] | None:
+    """The pages that failed in the newest run, and that run's own error."""
+    run = conn.execute("select id, trigger, failed, error from runs order by id desc limit 1")
+    row = run.fetchone()
+    if row is None:
+        return None
+    sql = (
+        "select p.url, c.error from captures c join pages p on p.id = c.page_id"
+        " where c.run_id = ? and c.outcome = 'error' order by c.id limit ?"
+    )
+    pages = [{"url": url, "error": error} for url, error in conn.execute(sql, [row[0], limit])]
+    return {"run": row[0], "trigger": row[1], "failed": row[2] or 0, "error": row[3]} | {
+        "pages": pages
+    }
+
+
 def _unfinished(pid: int | None) -> str:
     """A run without an end is running while its process lives, else it was interrupted."""
     return "running" if pid and pid_alive(int(pid)) else "interrupted"
@@ -397,7 +457,7 @@ def _unfinished(pid: int | None) -> str:
 def render_status(status: dict[str, Any]) -> str:
     """The status as lines of text, for people."""
     lines = [
-        f"database  {status['database']} ({status['bytes'] / 1e6:.1f} MB)",
+        f"database  {status['database']} ({status['database_bytes'] / 1e6:.1f} MB)",
         f"pages     {status['pages']} (gone {status['gone']}), versions {status['versions']}",
     ]
     runs = "; ".join(
@@ -406,24 +466,36 @@ def render_status(status: dict[str, Any]) -> str:
     )
     lines.append(f"runs      {runs or 'none yet'}")
     lines.extend(_render_run(run) for run in status["last_runs"].values())
+    lines.extend(_render_failures(status["last_run_failures"]))
     lines.append(_render_service(status["service"]))
     return "\n".join(lines)
 
 
 def _render_run(run: dict[str, Any]) -> str:
-    counts = ", ".join(f"{k} {run.get(k) or 0}" for k in RUN_COUNTS)
+    n = {k: run.get(k) or 0 for k in RUN_COUNTS}
+    n["unchanged"] += n.pop("not_modified")
+    counts = ", ".join(f"{k} {v}" for k, v in n.items())
     line = f"last {run['trigger']:<8} {run['started_at']} {run['outcome']}: {counts}"
     return line + (f"\n  error: {run['error']}" if run.get("error") else "")
 
 
+def _render_failures(failures: dict[str, Any] | None) -> list[str]:
+    if not failures or not (failures["failed"] or failures["pages"]):
+        return []
+    head = (
+        f"failures of the last run ({failures['trigger']} #{failures['run']}): {failures['failed']}"
+    )
+    return [head] + [f"  {page['url']}: {page['error']}" for page in failures["pages"]]
+
+
 def _render_service(state: dict[str, Any] | None) -> str:
-    if state is None:
+    if not state["running"]:
         return "service   not running"
     nexts = ", ".join(f"next {job} {at or '-'}" for job, at in state["next_run_at"].items())
     return f"service   running pid={state['pid']} since {state['started_at']}; {nexts}"
 
 
-RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "failed")
+RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
 
 
 # the state file and the service lock -----------------------------------------------------
