@@ -1,0 +1,58 @@
+"""benchmarks/run.py keeps working: a smoke run on a tiny site, and the chrome it serves."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from fakesite import generate_page, render_event_page
+from kremlin_archive.normalize import parse_event_page
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+README = "# Benchmarks\n\n## Normalizer\n\nTheir section.\n"
+
+
+def load_run_module():
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_writes_the_summary_table_above_the_other_sections(tmp_path):
+    out = tmp_path / "README.md"
+    out.write_text(README)
+    command = [sys.executable, str(RUN), "--pages", "30", "--quick", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n\n## Summary (benchmarks/run.py)\n")
+    assert text.endswith("## Normalizer\n\nTheir section.\n")
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 12  # header, separator, ten figures
+    assert "| re-check of every page: new versions | 0 (" in text
+    assert "| incremental run, nothing new: requests sent | 2 (" in text
+
+
+def test_a_new_run_replaces_the_summary_and_keeps_the_rest(tmp_path):
+    run = load_run_module()
+    out = tmp_path / "README.md"
+    out.write_text(README)
+    run.write_section(out, f"{run.SECTION}\n\nfirst\n")
+    run.write_section(out, f"{run.SECTION}\n\nsecond\n")
+    text = out.read_text()
+    assert text == f"# Benchmarks\n\n{run.SECTION}\n\nsecond\n\n## Normalizer\n\nTheir section.\n"
+
+
+def test_chrome_makes_pages_real_sized_and_leaves_the_transcript_alone():
+    rng = random.Random(3)
+    for index in range(20):
+        page = generate_page(rng, 61000 + index, datetime(2021, 5, 1, 12, 0))
+        plain, wrapped = render_event_page(page), render_event_page(page, chrome=True)
+        assert 35_000 <= len(wrapped.encode()) <= 50_000
+        assert parse_event_page(wrapped, page.url) == parse_event_page(plain, page.url)
