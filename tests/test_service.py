@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -317,3 +321,107 @@ def test_status_of_a_missing_archive_is_an_error(config):
     with pytest.raises(NotArchived, match="no archive at"):
         gather_status(config)
     assert not config.database.path.exists()
+
+
+# end to end: `serve` as a subprocess against the fake site ---------------------------------
+
+
+def kremlin_archive(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from kremlin_archive.cli import main; main()", *args]
+
+
+def finished_runs(db_path) -> list[dict]:
+    if not db_path.exists():
+        return []
+    try:
+        return [r for r in runs(db_path) if r["finished_at"]]
+    except sqlite3.OperationalError:  # the schema is being created
+        return []
+
+
+def wait_for(predicate, proc, log, timeout: float = 20.0):
+    """Poll ``predicate`` (bounded) while the service runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        assert proc.poll() is None, f"serve exited {proc.returncode}:\n{log.read_text()}"
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; serve's log:\n{log.read_text()}")
+
+
+@pytest.fixture
+def serve(tmp_path, fake_site):
+    """Start `kremlin-archive serve` against the fake site; killed if a test leaves it."""
+    started = []
+    log = tmp_path / "serve.log"
+
+    def start(db_path, *options):
+        args = ("serve", "--db", str(db_path), "--base-url", fake_site.url, "--delay", "0")
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                kremlin_archive(*args, *options), cwd=tmp_path, stdout=out, stderr=out
+            )
+        started.append(proc)
+        return proc, log
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_polls_until_sigterm_then_exits_cleanly(tmp_path, serve):
+    db = tmp_path / "a.db"
+    proc, log = serve(db, "--poll-interval", "1")
+    wait_for(lambda: len(finished_runs(db)) >= 2, proc, log)
+    shown = subprocess.run(
+        kremlin_archive("status", "--json", "--db", str(db)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    service = json.loads(shown.stdout)["service"]
+    assert (service["running"], service["pid"]) == (True, proc.pid)
+    assert set(service["next_run_at"]) == {"poll", "recheck"}
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0, log.read_text()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("select count(*) from pages").fetchone()[0] == 30
+    done = runs(db)
+    assert len(done) >= 2 and all(r["finished_at"] and r["error"] is None for r in done)
+    assert {r["trigger"] for r in done} == {"poll"}  # nothing due for a recheck yet
+    assert not state_path(db).exists()
+    assert f"service stopped pid={proc.pid}" in log.read_text()
+
+
+def test_crawl_while_serve_crawls_exits_naming_the_service(tmp_path, fake_site, serve):
+    fake_site.set_fault("slow", path="/events/president/news/6*", delay=0.2)
+    db = tmp_path / "a.db"
+    proc, log = serve(db)
+    lock = tmp_path / "a.db.lock"
+    wait_for(lambda: lock.exists() and f"pid={proc.pid} " in lock.read_text(), proc, log)
+
+    crawl = subprocess.run(
+        kremlin_archive("crawl", "--db", str(db), "--base-url", fake_site.url, "--delay", "0"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert crawl.returncode == 1
+    assert f"another crawl is running on this database (pid={proc.pid} since=" in crawl.stderr
+
+    proc.send_signal(signal.SIGTERM)  # mid-run: the page in hand is finished and recorded
+    assert proc.wait(timeout=20) == 0, log.read_text()
+    [run] = runs(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        pages = conn.execute("select count(*) from pages").fetchone()[0]
+    assert run["finished_at"] and run["trigger"] == "poll"
+    assert run["new"] == pages < 30
