@@ -193,6 +193,7 @@ class Service:
         if not due:
             logger.info("recheck nothing due")
             return None
+        logger.info("recheck due pages=%d oldest_check=%s", len(due), due[0].last_checked_at)
         refs = tuple((p.site, p.event_id) for p in due)
         return self._run_job(
             "recheck", CrawlOptions(discover=False, recheck=refs, trigger="recheck")
@@ -210,7 +211,7 @@ class Service:
         if self.stop.is_set():
             return None
         started_at = format_stamp(self.now())
-        logger.info("job started job=%s pages=%d", trigger, len(options.recheck))
+        logger.info("job started job=%s", trigger)
         before = last_run_id(self.config)
         try:
             result = self.crawl(self.config, options, stop=self.stop)
