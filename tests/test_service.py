@@ -17,7 +17,7 @@ import pytest
 from kremlin_archive.archive import Archive
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.crawl import CrawlOptions, CrawlResult, run_crawl
-from kremlin_archive.errors import HostUnreachable, NotArchived, RunLockHeld
+from kremlin_archive.errors import DatabaseBusy, HostUnreachable, NotArchived, RunLockHeld
 from kremlin_archive.service import (
     RecheckCandidate,
     Service,
@@ -253,6 +253,20 @@ def test_a_job_failing_before_its_crawl_records_a_failed_run(config):
     assert (run["trigger"], run["pid"]) == ("poll", os.getpid())
     assert run["finished_at"] is not None
     assert run["error"] == "HostUnreachable: cannot reach en.kremlin.ru: connection refused"
+
+
+def test_a_recheck_that_cannot_read_the_archive_is_recorded(config, monkeypatch, caplog):
+    def unreadable(archive):
+        raise DatabaseBusy("the archive stayed locked")
+
+    Archive(config.database.path).close()
+    monkeypatch.setattr("kremlin_archive.service.load_recheck_candidates", unreadable)
+    crawl = FakeCrawl()
+    assert Service(config, crawl=crawl).run_recheck() is None
+    assert crawl.calls == []
+    [run] = runs(config.database.path)
+    assert (run["trigger"], run["error"]) == ("recheck", "DatabaseBusy: the archive stayed locked")
+    assert "job failed job=recheck error=DatabaseBusy" in caplog.text
 
 
 def test_a_run_the_crawl_recorded_itself_is_not_recorded_twice(config):

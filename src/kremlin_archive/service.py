@@ -189,7 +189,11 @@ class Service:
         return self._run_job("poll", CrawlOptions(trigger="poll"))
 
     def run_recheck(self) -> CrawlResult | None:
-        due = self.due_rechecks()
+        try:
+            due = self.due_rechecks()
+        except Exception as exc:  # the archive could not be read: a failed recheck run
+            self._failed("recheck", format_stamp(self.now()), exc, after=None)
+            return None
         if not due:
             logger.info("recheck nothing due")
             return None
@@ -216,11 +220,14 @@ class Service:
         try:
             result = self.crawl(self.config, options, stop=self.stop)
         except Exception as exc:
-            _log_failure(trigger, exc)
-            record_failed_run(self.config, trigger, started_at, exc, after=before, now=self.now)
+            self._failed(trigger, started_at, exc, after=before)
             return None
         logger.info("job finished job=%s %s", trigger, _facts(result))
         return result
+
+    def _failed(self, trigger: str, started_at: str, exc: Exception, after: int | None) -> None:
+        _log_failure(trigger, exc)
+        record_failed_run(self.config, trigger, started_at, exc, after=after, now=self.now)
 
     # scheduler events, the state file and signals
 
