@@ -53,6 +53,7 @@ CANONICAL = "http://en.kremlin.ru"
 FEED = "/events/president/news/feed"
 FEED_PAGE_SIZE = 20
 SECTION = "## Summary (benchmarks/run.py)"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _ENTRY_ID = re.compile(r"<entry><title>.*?</title><id>([^<]+)</id>", re.S)
 _NEXT = re.compile(r'<link href="([^"]+)" rel="next" />')
 
@@ -78,7 +79,7 @@ class ChildRun:
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "all_proxy")}
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     return env | {"PYTHONUNBUFFERED": "1"}
 
 
@@ -99,9 +100,9 @@ def serve_site(pages: int, seed: int) -> Iterator[str]:
 
 
 def new_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy between us and 127.0.0.1
-    return session
+    """A requests.Session as it comes (it reads proxy settings from the environment per
+    request, as the crawler's does; run.py's children get no proxy variables)."""
+    return requests.Session()
 
 
 def list_event_urls(base: str) -> list[str]:
@@ -377,6 +378,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer normalizer pages/rounds")
     parser.add_argument("--out", type=Path, default=BENCH / "README.md")
     args = parser.parse_args()
+    for name in [k for k in os.environ if k.lower() in PROXY_VARIABLES]:
+        del os.environ[name]  # the plain loop talks to 127.0.0.1 directly, as the children do
     args.sample, args.rounds, args.trials = (5, 2, 1) if args.quick else (100, 10, 3)
     command = "python benchmarks/run.py" + " ".join(
         ["", f"--pages {args.pages}"] + (["--quick"] if args.quick else [])
