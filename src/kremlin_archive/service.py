@@ -189,6 +189,8 @@ class Service:
         return self._run_job("poll", CrawlOptions(trigger="poll"))
 
     def run_recheck(self) -> CrawlResult | None:
+        if self.stop.is_set():
+            return None
         try:
             due = self.due_rechecks()
         except Exception as exc:  # the archive could not be read: a failed recheck run
@@ -205,7 +207,7 @@ class Service:
 
     def due_rechecks(self) -> list[RecheckCandidate]:
         db = self.config.database
-        if self.stop.is_set() or not db.path.exists():
+        if not db.path.exists():
             return []
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
             pages = load_recheck_candidates(archive)
