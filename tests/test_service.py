@@ -210,6 +210,15 @@ def test_sigterm_lets_the_job_in_hand_finish_then_serve_returns(config):
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_a_signal_before_the_scheduler_is_up_ends_serve_without_a_job(config):
+    crawl = FakeCrawl()
+    service = Service(config, crawl=crawl)
+    service.request_stop(signal.SIGTERM)
+    service.serve()
+    assert crawl.calls == []
+    assert not state_path(config.database.path).exists()
+
+
 # the state file and the service lock -----------------------------------------------------
 
 
