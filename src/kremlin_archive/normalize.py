@@ -111,7 +111,16 @@ class Transcript:
 
 def clean_text(text: str) -> str:
     """Fold white space to single spaces, drop invisible characters, trim, NFC."""
-    folded = " ".join(_INVISIBLE.sub("", text).split())
+    spaced = text.replace("\xa0", " ").replace("\n", " ")
+    if spaced.isprintable():
+        # Fast path for nearly every line: no white space but plain spaces is left and
+        # no invisible character is there (all are format or control characters, which
+        # are not printable), so folding runs of spaces is all there is to do.
+        while "  " in spaced:
+            spaced = spaced.replace("  ", " ")
+        folded = spaced.strip(" ")
+    else:
+        folded = " ".join(_INVISIBLE.sub("", text).split())
     if folded.isascii():
         return folded
     return unicodedata.normalize("NFC", folded)
@@ -145,7 +154,7 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
     return (speaker, rest) if speaker else None
 
 
-def _is_hidden(tag: str, classes: list[str], attrs: dict, parent_classes: list[str]) -> bool:
+def _is_hidden(node: LexborNode, tag: str, classes: list[str], attrs: dict) -> bool:
     """True for what the site's stylesheet hides; tags behind "N more" stay visible."""
     if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
         return True
@@ -156,7 +165,9 @@ def _is_hidden(tag: str, classes: list[str], attrs: dict, parent_classes: list[s
     hidden = HIDDEN_CLASSES.intersection(classes)
     if not hidden:
         return False
-    return not (hidden == {"hidden"} and tag == "li" and "read__taglist" in parent_classes)
+    if hidden != {"hidden"} or tag != "li" or node.parent is None:
+        return True
+    return "read__taglist" not in _classes(node.parent)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -199,7 +210,11 @@ _FIELD_CLASSES = {
 _CONTEXT_CLASSES = frozenset(
     ("read__internal_content", "read__cut", "read__bottommeta", "read__tagscol", "read__status")
 )
+# Contexts whose elements print fields (see _Renderer._context_field).
+_FIELD_CONTEXTS = frozenset(("read__tagscol", "read__status"))
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# What _Renderer._enter returns for an inline element with nothing to undo.
+_INLINE = (False, False, False, False, None, None)
 
 
 class _Renderer:
@@ -220,6 +235,7 @@ class _Renderer:
         self._flushes = 0
         self._context: list[str] = []
         self._body = False  # inside read__internal_content, outside See also / bottom meta
+        self._field_context: str | None = None  # the innermost context, if it has fields
         self._para: _Paragraph | None = None
 
     # -- lines
@@ -249,36 +265,52 @@ class _Renderer:
     # -- walk
 
     def render(self, root: LexborNode) -> _Renderer:
-        """Render the children of ``root``."""
+        """Render the children of ``root``.
+
+        The walk steps from node to node (``first_child``, ``next``) with a stack of the
+        open elements: cheaper than an iterator per element, and deep nesting cannot
+        exhaust the recursion limit.
+        """
         buf, bold = self._buf, self._bold
-        stack: list[tuple] = [(root.iter(include_text=True), None)]
-        while stack:
-            child = next(stack[-1][0], None)
-            if child is None:
-                self._leave(stack.pop()[1])
+        open_elements: list[tuple[LexborNode, tuple]] = []
+        node = root.first_child
+        while True:
+            if node is None:
+                if not open_elements:
+                    break
+                element, exit_info = open_elements.pop()
+                if exit_info is not _INLINE:
+                    self._leave(exit_info)
+                node = element.next
                 continue
-            tag = child.tag
+            tag = node.tag
             if tag == "-text":
-                buf.append(child.text_content or "")
+                buf.append(node.text_content or "")
                 bold.append(self._bold_depth > 0)
             elif tag and tag[0] != "-" and tag not in SKIPPED_TAGS:
-                exit_info = self._enter(child, tag)
+                exit_info = self._enter(node, tag)
                 if exit_info is not None:
-                    stack.append((child.iter(include_text=True), exit_info))
+                    open_elements.append((node, exit_info))
+                    node = node.first_child
+                    continue
+            node = node.next
         self.flush()
         return self
 
     def _enter(self, node: LexborNode, tag: str) -> tuple | None:
         """Open an element; returns what to undo on leaving it, or None to skip it."""
         attrs = node.attributes
-        value = attrs.get("class")
-        classes = value.split() if value else []
-        if attrs and _is_hidden(tag, classes, attrs, _parent_classes(node, tag, classes)):
-            return None
+        classes: list[str] = []
+        if attrs:
+            value = attrs.get("class")
+            if value:
+                classes = value.split()
+            if _is_hidden(node, tag, classes, attrs):
+                return None
         if tag == "br":
             self.flush()
             return None
-        if "slider" in classes:
+        if classes and "slider" in classes:
             self.flush()
             self._render_slider(node)
             return None
@@ -295,8 +327,13 @@ class _Renderer:
         para = tag == "p" and self._body and self._para is None
         if para:
             self._para = _Paragraph(len(self.lines))
-        capture = self._capture(tag, classes, attrs)
-        return (block, bold, para, tag in CELL_TAGS, context, capture)
+        capture = None
+        if classes or tag == "h1" or self._field_context:
+            capture = self._capture(tag, classes, attrs)
+        cell = tag in CELL_TAGS
+        if block or bold or para or cell or context or capture:
+            return (block, bold, para, cell, context, capture)
+        return _INLINE
 
     def _plain_paragraph(self, node: LexborNode) -> bool:
         """Fast path for the commonest element: a ``<p>`` holding one text node."""
@@ -307,10 +344,8 @@ class _Renderer:
         self._flushes += 1
         return True
 
-    def _leave(self, exit_info: tuple | None) -> None:
+    def _leave(self, exit_info: tuple) -> None:
         """Close an element opened by :meth:`_enter`."""
-        if exit_info is None:
-            return
         block, bold, para, cell, context, capture = exit_info
         if block:
             self.flush()
@@ -338,6 +373,8 @@ class _Renderer:
             elif name in ("read__cut", "read__bottommeta"):
                 body = False
         self._body = body
+        where = self._context[-1] if self._context else None
+        self._field_context = where if where in _FIELD_CONTEXTS else None
 
     # -- turns
 
@@ -361,14 +398,14 @@ class _Renderer:
             key = name
         elif tag == "time" and "read__published" in classes:
             self.fields.date = _iso_date(attrs.get("datetime"))
-        elif self._context:
+        elif self._field_context:
             key = self._context_field(tag, classes)
         if key is None:
             return None
         return (key, len(self.lines), self._flushes, len(self._buf))
 
     def _context_field(self, tag: str, classes: list[str]) -> str | None:
-        where = self._context[-1]
+        where = self._field_context
         if where == "read__tagscol":
             return "heading" if tag in _HEADINGS else "tag" if tag == "li" else None
         if where == "read__status":
@@ -408,13 +445,6 @@ class _Renderer:
         else:
             logger.warning("slider without caption template slides=%d", len(slides))
         self._add_line(caption)
-
-
-def _parent_classes(node: LexborNode, tag: str, classes: list[str]) -> list[str]:
-    """The parent's classes, looked up only where they matter (an ``li.hidden``)."""
-    if tag != "li" or "hidden" not in classes or node.parent is None:
-        return []
-    return _classes(node.parent)
 
 
 def _first_field(classes: list[str]) -> str | None:
