@@ -398,3 +398,17 @@ def test_views_for_datasette_read_the_archive(crawled):
         (crawled.edited, 3, '["title"]'),
         (crawled.edited, 2, '["body"]'),
     ]
+
+
+def test_history_tells_a_renormalization_from_a_site_edit(dated, tmp_path):
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(dated) as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
+    with Archive(db) as archive:
+        counts = archive.renormalize(lambda body, url: transcript(7, "Second, re-read"), 99)
+    assert counts["renormalized"] == 1
+    result = CliRunner().invoke(main, ["history", "7", "--db", str(db)])
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["v1", "v2", "v3"]
+    assert "site edit" in lines[2]
+    assert "re-normalization" in lines[3] and "changed title" in lines[3]
