@@ -286,12 +286,13 @@ def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
             names = [r[0] for r in archive.conn.execute("SELECT name FROM _sqlite_migrations")]
             mode = archive.conn.execute("PRAGMA journal_mode").fetchone()[0]
             keys = archive.conn.execute("PRAGMA foreign_keys").fetchone()[0]
+            synchronous = archive.conn.execute("PRAGMA synchronous").fetchone()[0]
     assert names == [
         "001_initial_schema",
         "002_drop_captures_raw_index",
         "003_pages_feed_updated",
     ]
-    assert (mode, keys) == ("wal", 1)
+    assert (mode, keys, synchronous) == ("wal", 1, 1)  # synchronous 1 is NORMAL
 
 
 def test_locked_database_raises_database_busy(tmp_path, page):
