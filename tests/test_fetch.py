@@ -328,6 +328,28 @@ def test_proxy_from_config_carries_canonical_urls(fake_site, clock):
     assert fake_site.requests[-1].path.startswith("http://en.kremlin.ru/")
 
 
+def test_proxy_from_the_environment_carries_canonical_urls(fake_site, clock, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", fake_site.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    fetcher = Fetcher(make_config(None), sleep=clock.sleep, clock=clock)
+    response = fetcher.fetch(f"{CANONICAL}/events/president/news/{fake_site.ids[0]}")
+    assert response.status == 200
+    assert fake_site.requests[-1].path.startswith("http://en.kremlin.ru/")
+    assert not fetcher.session.trust_env  # read once, not on every request
+
+
+def test_no_proxy_host_is_fetched_directly(fake_site, clock, monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on: the proxy would fail
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    response = fetcher_for(fake_site, clock).fetch(event_url(fake_site))
+    assert response.status == 200
+    assert fake_site.requests[-1].path == path_of(event_url(fake_site))
+
+
 # --- bodies ------------------------------------------------------------------------------
 
 
