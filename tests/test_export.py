@@ -182,6 +182,26 @@ def test_without_a_terminal_there_is_no_progress_bar(crawled, tmp_path):
     assert result.output == f"exported {count} records in {count} files to {tmp_path}\n"
 
 
+def test_a_new_export_replaces_an_earlier_one_in_the_same_folder(crawled, tmp_path):
+    folder = tmp_path / "out"
+    export(crawled, folder, "txt", "--all-versions")
+    export(crawled, folder, "jsonl")
+    assert sorted(files_of(folder)) == ["events.jsonl", "manifest.json"]
+    assert manifest_of(folder)["format"] == "jsonl"
+
+
+def test_a_folder_with_other_files_is_refused_and_left_alone(crawled, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    result = CliRunner().invoke(
+        main, ["export", "--db", str(crawled.db), "--format", "txt", "--out", str(folder)]
+    )
+    assert result.exit_code == 1
+    assert "not from an earlier export (notes.txt)" in result.output
+    assert files_of(folder) == {"notes.txt": b"keep me"}
+
+
 def test_an_export_into_a_file_is_a_clear_error(crawled, tmp_path):
     target = tmp_path / "file"
     target.write_text("x")

@@ -105,6 +105,7 @@ def export_archive(
     """Write the export into ``options.out`` and return the manifest it wrote."""
     if options.format not in FORMATS:
         raise ExportError(f"unknown export format {options.format!r} (known: {FORMATS})")
+    earlier = _earlier_export(options.out)
     _make_dir(options.out)
     archive.conn.execute("BEGIN")  # one snapshot: a crawl writing meanwhile is not half seen
     try:
@@ -116,8 +117,43 @@ def export_archive(
     manifest = build_manifest(options, state, files)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     _write_atomic(options.out / MANIFEST, text.encode("utf-8"))
+    _remove_stale(options.out, earlier - {f.name for f in files})
     logger.info("exported format=%s files=%d dir=%s", options.format, len(files), options.out)
     return manifest
+
+
+def _earlier_export(out: Path) -> set[str]:
+    """The files of an earlier export in ``out``, which this one replaces. A folder that
+    holds anything else is refused: an export never mixes with, or deletes, other files."""
+    names = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    if not names:
+        return set()
+    listed = _listed_files(out / MANIFEST)
+    strangers = sorted(names - listed - {MANIFEST})
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
+        raise ExportError(
+            f"{out} holds files that are not from an earlier export ({shown}); "
+            "export into an empty or new folder"
+        )
+    return listed
+
+
+def _listed_files(manifest: Path) -> set[str]:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return {entry["name"] for entry in data["files"]}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ExportError(
+            f"{manifest} is not the manifest of an export; use another folder"
+        ) from None
+
+
+def _remove_stale(out: Path, names: set[str]) -> None:
+    for name in sorted(names):
+        (out / name).unlink(missing_ok=True)
 
 
 def _make_dir(out: Path) -> None:
