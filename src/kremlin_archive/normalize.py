@@ -317,7 +317,7 @@ class _Renderer:
         block = tag in BLOCK_TAGS
         if block:
             self.flush()
-            if tag == "p" and not classes and self._plain_paragraph(node):
+            if tag == "p" and not classes and self._paragraph_fast_path(node):
                 return None
         context = [c for c in classes if c in _CONTEXT_CLASSES] if classes else None
         if context:
@@ -335,6 +335,10 @@ class _Renderer:
             return (block, bold, para, cell, context, capture)
         return _INLINE
 
+    def _paragraph_fast_path(self, node: LexborNode) -> bool:
+        """Render a class-less ``<p>`` without the walk when it is simple enough."""
+        return self._plain_paragraph(node) or self._simple_paragraph(node)
+
     def _plain_paragraph(self, node: LexborNode) -> bool:
         """Fast path for the commonest element: a ``<p>`` holding one text node."""
         child = node.first_child
@@ -342,6 +346,43 @@ class _Renderer:
             return False
         self._add_line(child.text_content or "")
         self._flushes += 1
+        return True
+
+    def _simple_paragraph(self, node: LexborNode) -> bool:
+        """Fast path for a ``<p>`` of texts and inline elements holding one text each.
+
+        E.g. a speaker's turn, ``<p><b>Name:</b> speech</p>``, or a sentence with a link.
+        No class, style or hidden attribute is allowed on those elements, so none can
+        hide, end the line or print a field: the paragraph is one line, and a turn when
+        it starts with a bold label. Returns False, having changed nothing, otherwise.
+        """
+        if self._field_context:
+            return False
+        pieces: list[str] = []
+        flags: list[bool] = []
+        outer_bold = self._bold_depth > 0
+        child = node.first_child
+        while child is not None:
+            tag = child.tag
+            if tag == "-text":
+                pieces.append(child.text_content or "")
+                flags.append(outer_bold)
+            elif tag and tag[0] != "-" and tag not in SKIPPED_TAGS:
+                text = _simple_inline_text(child, tag)
+                if text is None:
+                    return False
+                if text:
+                    pieces.append(text)
+                    flags.append(outer_bold or tag in BOLD_TAGS)
+            child = child.next
+        para = self._body and self._para is None
+        if para:
+            self._para = _Paragraph(len(self.lines))
+        self._buf.extend(pieces)
+        self._bold.extend(flags)
+        self.flush()
+        if para:
+            self._finish_paragraph()
         return True
 
     def _leave(self, exit_info: tuple) -> None:
@@ -445,6 +486,22 @@ class _Renderer:
         else:
             logger.warning("slider without caption template slides=%d", len(slides))
         self._add_line(caption)
+
+
+def _simple_inline_text(node: LexborNode, tag: str) -> str | None:
+    """The text of an inline element that holds at most one text and nothing that could
+    hide it; "" when it is empty, None when it is anything else."""
+    if tag in BLOCK_TAGS or tag in CELL_TAGS or tag == "br":
+        return None
+    attrs = node.attributes
+    if attrs and ("class" in attrs or "hidden" in attrs or "style" in attrs):
+        return None
+    child = node.first_child
+    if child is None:
+        return ""
+    if child.tag != "-text" or child.next is not None:
+        return None
+    return child.text_content or None
 
 
 def _first_field(classes: list[str]) -> str | None:
