@@ -85,7 +85,7 @@ COMPARED_FIELDS = (
     "kind",
 )
 RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
-ZLIB_LEVEL = 9
+ZLIB_LEVEL = 6  # level 9 costs 10-20 % more time for 0.4-0.7 % fewer bytes
 GONE_STATUSES = (404, 410)
 
 migrations = Migrations("kremlin_archive")
@@ -111,6 +111,11 @@ def _migration_003(db: Database) -> None:
     db.execute("ALTER TABLE pages ADD COLUMN feed_updated TEXT")
     db.execute("ALTER TABLE pages ADD COLUMN feed_updated_utc TEXT")
 
+
+_PAGE_ROW = (
+    "SELECT p.*, (SELECT v.id FROM versions v WHERE v.page_id = p.id ORDER BY v.seq DESC"
+    " LIMIT 1) AS version_id FROM pages p WHERE p.site = ? AND p.event_id = ?"
+)
 
 _SCHEMA_001 = (
     """CREATE TABLE pages (
@@ -441,14 +446,17 @@ class Archive:
             return self._record(page, capture, raw_sha)
 
     def _ensure_page(self, capture: Capture) -> sqlite3.Row:
+        """The page's row, with the id of its current version as ``version_id`` (NULL
+        when it has none); a page seen for the first time is inserted."""
+        key = (capture.site, capture.event_id)
+        page = self.conn.execute(_PAGE_ROW, key).fetchone()
+        if page is not None:
+            return page
         self.conn.execute(
-            "INSERT OR IGNORE INTO pages (site, event_id, url, first_seen_at) VALUES (?,?,?,?)",
-            (capture.site, capture.event_id, capture.url, capture.captured_at),
+            "INSERT INTO pages (site, event_id, url, first_seen_at) VALUES (?, ?, ?, ?)",
+            (*key, capture.url, capture.captured_at),
         )
-        return self.conn.execute(
-            "SELECT * FROM pages WHERE site = ? AND event_id = ?",
-            (capture.site, capture.event_id),
-        ).fetchone()
+        return self.conn.execute(_PAGE_ROW, key).fetchone()
 
     def _stored_outcome(self, page_id: int, capture: Capture, raw_sha: str | None) -> str | None:
         """The outcome of the same capture saved before (a replay), or None."""
@@ -478,8 +486,7 @@ class Archive:
         if capture.status in GONE_STATUSES:
             return "gone", None, None
         if capture.status == 304:
-            current = self._current_version(page["id"])
-            return "not-modified", current.id if current else None, None
+            return "not-modified", page["version_id"], None
         if capture.status == 200 and capture.transcript is not None:
             return (*self._save_version(page, capture, raw_sha), None)
         return "error", None, _error_text(capture.status)
@@ -497,17 +504,16 @@ class Archive:
     def _save_version(
         self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
     ) -> tuple[str, int]:
-        transcript = capture.transcript
-        current = self._current_version(page["id"])
+        current = self._current_version(page["id"]) if page["version_id"] else None
         if current is not None and page["normalizer_version"] != capture.normalizer_version:
             current = self._rederive(page["id"], current, capture.normalizer_version) or current
-        new_fields = transcript.fields()
-        if current is not None and _same_content(current, transcript.text, new_fields):
+        content = _Content.of(capture.transcript)
+        if current is not None and content.same_as(current):
             return "unchanged", current.id
         version_id = self._insert_version(
             page["id"],
             current,
-            transcript,
+            content,
             origin="site",
             captured_at=capture.captured_at,
             raw_sha=raw_sha,
@@ -519,28 +525,27 @@ class Archive:
         self,
         page_id: int,
         current: Version | None,
-        transcript: Transcript,
+        content: _Content,
         *,
         origin: str,
         captured_at: str,
         raw_sha: str | None,
         normalizer_version: int | None,
     ) -> int:
-        new_fields = transcript.fields()
         names, body = [], None
         if current is not None:
-            names, body = changed_fields(current.fields, current.text, new_fields, transcript.text)
+            names, body = changed_fields(current.fields, current.text, content.fields, content.text)
         row = {
             "page_id": page_id,
             "seq": current.seq + 1 if current else 1,
             "origin": origin,
             "captured_at": captured_at,
             "created_at": utc_now(),
-            "title": transcript.title,
-            "text": transcript.text,
-            "text_sha256": text_sha256(transcript.text),
-            "fields": canonical_json(new_fields),
-            "fields_sha256": fields_sha256(new_fields),
+            "title": content.title,
+            "text": content.text,
+            "text_sha256": content.text_sha256,
+            "fields": canonical_json(content.fields),
+            "fields_sha256": content.fields_sha256,
             "normalizer_version": normalizer_version,
             "raw_sha256": raw_sha,
             "changed_fields": json.dumps(names),
@@ -667,12 +672,13 @@ class Archive:
             logger.warning("re-derive failed page_id=%s error=%s", page_id, exc)
             return None
         self._update("pages", page_id, {"normalizer_version": version})
-        if _same_content(current, transcript.text, transcript.fields()):
+        content = _Content.of(transcript)
+        if content.same_as(current):
             return None
         self._insert_version(
             page_id,
             current,
-            transcript,
+            content,
             origin="renormalize",
             captured_at=raw["captured_at"],
             raw_sha=raw["raw_sha256"],
@@ -812,10 +818,25 @@ class Archive:
         return Version.from_row(row) if row else None
 
 
-def _same_content(current: Version, text: str, fields: dict) -> bool:
-    return current.text_sha256 == text_sha256(text) and current.fields_sha256 == fields_sha256(
-        fields
-    )
+@dataclass(frozen=True)
+class _Content:
+    """What a version stores of a transcript, with its two hashes, worked out once."""
+
+    title: str
+    text: str
+    fields: dict
+    text_sha256: str
+    fields_sha256: str
+
+    @classmethod
+    def of(cls, transcript: Transcript) -> _Content:
+        fields = transcript.fields()
+        text = transcript.text
+        return cls(transcript.title, text, fields, text_sha256(text), fields_sha256(fields))
+
+    def same_as(self, version: Version) -> bool:
+        same_text = version.text_sha256 == self.text_sha256
+        return same_text and version.fields_sha256 == self.fields_sha256
 
 
 def _error_text(status: int | None) -> str:
