@@ -13,6 +13,7 @@ there is never a partial transcript.
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 import unicodedata
@@ -154,20 +155,52 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
     return (speaker, rest) if speaker else None
 
 
-def _is_hidden(node: LexborNode, tag: str, classes: list[str], attrs: dict) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What an element's tag and class attribute say about how it renders."""
+
+    classes: tuple[str, ...]
+    hidden: bool | None  # hidden by a class; None: only if not an li of a read__taglist
+    slider: bool
+    block: bool
+    bold: bool
+    cell: bool
+    bare_p: bool  # a <p> without classes
+    context: tuple[str, ...]  # classes that change what the elements inside mean
+    field: str | None  # the field its classes print (_FIELD_CLASSES)
+    published: bool  # time.read__published: the date field
+
+
+@functools.lru_cache(maxsize=4096)
+def _element_kind(tag: str, class_value: str | None) -> _Kind:
+    """The :class:`_Kind` of a tag with a class attribute; pages repeat a few hundred pairs."""
+    classes = tuple(class_value.split()) if class_value else ()
+    hidden: bool | None = bool(NOT_RENDERED_CLASSES.intersection(classes))
+    if not hidden:
+        hidden_by = HIDDEN_CLASSES.intersection(classes)
+        hidden = None if hidden_by == {"hidden"} and tag == "li" else bool(hidden_by)
+    return _Kind(
+        classes=classes,
+        hidden=hidden,
+        slider="slider" in classes,
+        block=tag in BLOCK_TAGS,
+        bold=tag in BOLD_TAGS,
+        cell=tag in CELL_TAGS,
+        bare_p=tag == "p" and not classes,
+        context=tuple(c for c in classes if c in _CONTEXT_CLASSES),
+        field=_first_field(classes),
+        published=tag == "time" and "read__published" in classes,
+    )
+
+
+def _is_hidden(node: LexborNode, kind: _Kind, attrs: dict) -> bool:
     """True for what the site's stylesheet hides; tags behind "N more" stay visible."""
     if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
         return True
-    if not classes:
-        return False
-    if NOT_RENDERED_CLASSES.intersection(classes):
-        return True
-    hidden = HIDDEN_CLASSES.intersection(classes)
-    if not hidden:
-        return False
-    if hidden != {"hidden"} or tag != "li" or node.parent is None:
-        return True
-    return "read__taglist" not in _classes(node.parent)
+    if kind.hidden is not None:
+        return kind.hidden
+    parent = node.parent
+    return parent is None or "read__taglist" not in _classes(parent)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -300,39 +333,33 @@ class _Renderer:
     def _enter(self, node: LexborNode, tag: str) -> tuple | None:
         """Open an element; returns what to undo on leaving it, or None to skip it."""
         attrs = node.attributes
-        classes: list[str] = []
-        if attrs:
-            value = attrs.get("class")
-            if value:
-                classes = value.split()
-            if _is_hidden(node, tag, classes, attrs):
-                return None
+        kind = _element_kind(tag, attrs.get("class") if attrs else None)
+        if attrs and _is_hidden(node, kind, attrs):
+            return None
         if tag == "br":
             self.flush()
             return None
-        if classes and "slider" in classes:
+        if kind.slider:
             self.flush()
             self._render_slider(node)
             return None
-        block = tag in BLOCK_TAGS
-        if block:
+        if kind.block:
             self.flush()
-            if tag == "p" and not classes and self._paragraph_fast_path(node):
+            if kind.bare_p and self._paragraph_fast_path(node):
                 return None
-        context = [c for c in classes if c in _CONTEXT_CLASSES] if classes else None
+        context = kind.context
         if context:
             self._push_context(context)
-        bold = tag in BOLD_TAGS
+        bold = kind.bold
         self._bold_depth += bold
         para = tag == "p" and self._body and self._para is None
         if para:
             self._para = _Paragraph(len(self.lines))
         capture = None
-        if classes or tag == "h1" or self._field_context:
-            capture = self._capture(tag, classes, attrs)
-        cell = tag in CELL_TAGS
-        if block or bold or para or cell or context or capture:
-            return (block, bold, para, cell, context, capture)
+        if kind.classes or tag == "h1" or self._field_context:
+            capture = self._capture(tag, kind, attrs)
+        if kind.block or bold or para or kind.cell or context or capture:
+            return (kind.block, bold, para, kind.cell, context, capture)
         return _INLINE
 
     def _paragraph_fast_path(self, node: LexborNode) -> bool:
@@ -402,7 +429,7 @@ class _Renderer:
         if para:
             self._finish_paragraph()
 
-    def _push_context(self, context: list[str]) -> None:
+    def _push_context(self, context: tuple[str, ...]) -> None:
         self._context.extend(context)
         self._update_body()
 
@@ -430,22 +457,22 @@ class _Renderer:
 
     # -- fields
 
-    def _capture(self, tag: str, classes: list[str], attrs: dict) -> tuple | None:
+    def _capture(self, tag: str, kind: _Kind, attrs: dict) -> tuple | None:
         """Start capturing the text of an element that prints a field, if it is one."""
         key = None
         if tag == "h1" and self.fields.title is None:
             key = "title"
-        elif classes and (name := _first_field(classes)):
-            key = name
-        elif tag == "time" and "read__published" in classes:
+        elif kind.field:
+            key = kind.field
+        elif kind.published:
             self.fields.date = _iso_date(attrs.get("datetime"))
         elif self._field_context:
-            key = self._context_field(tag, classes)
+            key = self._context_field(tag, kind.classes)
         if key is None:
             return None
         return (key, len(self.lines), self._flushes, len(self._buf))
 
-    def _context_field(self, tag: str, classes: list[str]) -> str | None:
+    def _context_field(self, tag: str, classes: tuple[str, ...]) -> str | None:
         where = self._field_context
         if where == "read__tagscol":
             return "heading" if tag in _HEADINGS else "tag" if tag == "li" else None
@@ -504,7 +531,7 @@ def _simple_inline_text(node: LexborNode, tag: str) -> str | None:
     return child.text_content or None
 
 
-def _first_field(classes: list[str]) -> str | None:
+def _first_field(classes: tuple[str, ...]) -> str | None:
     for name in classes:
         key = _FIELD_CLASSES.get(name)
         if key:
@@ -580,19 +607,45 @@ def _article_document(html: str, url: str | None) -> str:
     """
     if not html or html.isspace():
         raise NotAnEventPage("empty body", url)
-    if "\x00" in html[:_SNIFF_BYTES]:
+    if html.find("\x00", 0, _SNIFF_BYTES) >= 0:
         raise NotAnEventPage("binary body (NUL bytes), not HTML", url)
     opening = _ARTICLE_OPEN.search(html)
     if opening is None:
         raise NotAnEventPage(_no_article_reason(html), url)
-    closings = list(_ARTICLE_CLOSE.finditer(html, opening.end()))
-    if not closings:
+    closing = _last_article_close(html, opening.end())
+    if closing is None:
         raise NotAnEventPage("page cut off before </article>", url)
-    if "tabs_photo is-active" in html or "tabs_video is-active" in html:
+    if _is_media_tab(html):
         raise NotAnEventPage("a photo or video tab of an event, not its text", url)
     head_end = html.find("</head>", 0, opening.start())
     head = html[: head_end + 7] if head_end >= 0 else ""
-    return head + html[opening.start() : closings[-1].end()]
+    return head + html[opening.start() : closing.end()]
+
+
+def _last_article_close(html: str, start: int) -> re.Match | None:
+    """The last ``</article>`` from ``start`` on, in any letter case.
+
+    The last one in lower case, found from the end, bounds the case-blind search: only
+    the page's tail after it has to be scanned, unless no match starts there.
+    """
+    lower = html.rfind("</article", start)
+    closings = list(_ARTICLE_CLOSE.finditer(html, max(lower, start)))
+    if not closings and lower > start:
+        closings = list(_ARTICLE_CLOSE.finditer(html, start))
+    return closings[-1] if closings else None
+
+
+def _is_media_tab(html: str) -> bool:
+    """True for the photo or video tab of an event: its tab is the active one.
+
+    Looks for the few "is-active" and what precedes them; one pass over the page.
+    """
+    found = html.find("is-active")
+    while found >= 0:
+        if found >= 11 and html.startswith(("tabs_photo ", "tabs_video "), found - 11):
+            return True
+        found = html.find("is-active", found + 1)
+    return False
 
 
 def _no_article_reason(html: str) -> str:
