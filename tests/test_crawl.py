@@ -235,3 +235,27 @@ def test_a_url_that_is_no_event_page_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "not an event page of an enabled site (http://en.kremlin.ru)" in result.stderr
     assert not db.exists()
+
+
+def test_a_run_reads_each_page_state_once_and_the_next_run_reads_it_afresh(fake_site, tmp_path):
+    clock = FakeClock()
+    config = with_base_url(
+        load_config(None, database__path=str(tmp_path / "k.db"), fetch__delay=0.0),
+        fake_site.url,
+    )
+    with Archive(config.database.path) as archive, Fetcher(config, sleep=clock.sleep) as fetcher:
+        reads: list[int] = []
+        page_state = archive.page_state
+
+        def counted(site: str, event_id: int):
+            reads.append(event_id)
+            return page_state(site, event_id)
+
+        archive.page_state = counted
+        crawler = Crawler(config, archive, fetcher)
+        assert crawler.run(CrawlOptions()).new == len(fake_site.ids)
+        assert sorted(reads) == sorted(fake_site.ids)  # discovery asked; the capture did not
+        reads.clear()
+        again = crawler.run(CrawlOptions(ids=tuple(fake_site.ids), discover=False))
+    assert again.not_modified == len(fake_site.ids)  # sent the validators the first run stored
+    assert sorted(reads) == sorted(fake_site.ids)

@@ -97,10 +97,12 @@ class Crawler:
     now: Callable[[], str] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     feed_entries: dict[tuple[str, int], FeedEntry] = field(default_factory=dict)
+    states: dict[tuple[str, int], PageState | None] = field(default_factory=dict)
 
     def run(self, options: CrawlOptions) -> CrawlResult:
         check_urls(self.config, options.urls)
         result = CrawlResult()
+        self.states.clear()
         for site in self.config.enabled_sites:
             if self.stop.is_set():
                 break
@@ -134,7 +136,7 @@ class Crawler:
                 refs.append(ref)
         for name, event_id in options.recheck:
             if name == site.host:
-                state = self.archive.page_state(site.host, event_id)
+                state = self._page_state(site, event_id)
                 refs.append(EventRef(event_id, state.url if state else "", "news"))
         return [r if r.url else _ref_for_id(site, r.event_id) for r in refs]
 
@@ -242,7 +244,7 @@ class Crawler:
         day = _entry_day(entry) if entry else None
         if options.since is not None and day is not None and day < options.since:
             return False
-        state = self.archive.page_state(site.host, ref.event_id)
+        state = self._page_state(site, ref.event_id)
         if state is None or state.versions == 0:
             return True
         return entry is not None and _updated_since(entry, state)
@@ -253,6 +255,14 @@ class Crawler:
         if ref.kind == "misc":
             return self.config.discover.include_misc
         return True
+
+    def _page_state(self, site: SiteConfig, event_id: int) -> PageState | None:
+        """The archive's state of a page as the run found it, read once: discovery asks
+        first, then the capture (each page is captured at most once a run)."""
+        key = (site.host, event_id)
+        if key not in self.states:
+            self.states[key] = self.archive.page_state(*key)
+        return self.states[key]
 
     # capture ---------------------------------------------------------------------------
 
@@ -285,7 +295,7 @@ class Crawler:
         )  # fmt: skip
 
     def _fetch_capture(self, site: SiteConfig, ref: EventRef) -> Capture:
-        state = self.archive.page_state(site.host, ref.event_id)
+        state = self._page_state(site, ref.event_id)
         try:
             response = self.fetcher.fetch(
                 _on_mirror(site, ref.url),
