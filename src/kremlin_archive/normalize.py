@@ -746,12 +746,13 @@ def parse_event_page(html: str | bytes, url: str | None = None) -> Transcript:
     tree = _parse(_article_document(html, url))
     article, content = _find_article(tree, url)
     transcript = _build(tree, article, content, url)
-    logger.debug(
-        "normalized event_id=%s lines=%d turns=%d",
-        transcript.event_id,
-        transcript.text.count("\n") + 1,
-        len(transcript.turns),
-    )
+    if logger.isEnabledFor(logging.DEBUG):  # counting lines costs more than the check
+        logger.debug(
+            "normalized event_id=%s lines=%d turns=%d",
+            transcript.event_id,
+            transcript.text.count("\n") + 1,
+            len(transcript.turns),
+        )
     return transcript
 
 
