@@ -10,9 +10,10 @@ with their body paragraphs repeated and shuffled, so sizes vary. trafilatura (th
 extra) is skipped with a note when it is not installed.
 
 Both run on the same pages in the same process: after one warm-up pass each, every trial
-times ``--rounds`` passes of parse_event_page and a tenth as many of trafilatura.extract,
-turn about. The ratio is the median of the trials' ratios, so load from other processes
-that slows both alike does not move it.
+takes the pages one by one and times ``--rounds`` calls of parse_event_page and a tenth
+as many of trafilatura.extract on that page, back to back. The ratio is the median of the
+trials' ratios, so load from other processes, which then slows both alike, hardly moves
+it.
 """
 
 from __future__ import annotations
@@ -85,18 +86,25 @@ def compare(
     passes: tuple[int, int],
     trials: int,
 ) -> tuple[list[float], list[float]]:
-    """Rates of both extractors, timed turn about in ``trials`` trials after a warm-up.
+    """Rates of both extractors in ``trials`` trials after a warm-up pass of each.
 
-    Each trial times ``ours`` then ``theirs`` on the same pages in the same process, so
-    both see the same load from other processes; the ratio of a trial is fair even when
-    the machine is busy, and the median over trials smooths what remains.
+    Within a trial the two take turns page by page (``passes[0]`` calls of ours, then
+    ``passes[1]`` of theirs, on the same page), so a burst of load from other processes
+    falls on both alike; the ratio of a trial is fair even on a busy machine.
     """
     time_pass(ours, pages, 1)
     time_pass(theirs, pages, 1)
     ours_rates, theirs_rates = [], []
     for _ in range(trials):
-        ours_rates.append(time_pass(ours, pages, passes[0]))
-        theirs_rates.append(time_pass(theirs, pages, passes[1]))
+        spent = [0.0, 0.0]
+        for page in pages:
+            for side, (extract, calls) in enumerate(((ours, passes[0]), (theirs, passes[1]))):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    extract(page)
+                spent[side] += time.perf_counter() - started
+        ours_rates.append(passes[0] * len(pages) / spent[0])
+        theirs_rates.append(passes[1] * len(pages) / spent[1])
     return ours_rates, theirs_rates
 
 
