@@ -357,6 +357,74 @@ def test_version_is_a_positive_int() -> None:
     assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
 
 
+# --------------------------------------------------------------------------- small pages
+
+
+def event_page(body: str, *, head: str = "", title: str = "A meeting") -> str:
+    """A minimal event page in the site's markup with ``body`` as its article body."""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/>{head}</head><body>'
+        '<article class="read__in hentry" id="event-12345"><div class="read__content">'
+        '<a href="http://en.kremlin.ru/events/president/news" class="read__categ">Events</a>'
+        f'<h1 class="entry-title">{title}</h1>'
+        f'<div class="entry-content read__internal_content">{body}</div></div></article>'
+        "</body></html>"
+    )
+
+
+def body_lines(page: Transcript) -> list[str]:
+    """The transcript lines after the category and title lines."""
+    return page.text.split("\n")[2:]
+
+
+# --------------------------------------------------------------------------- turns
+
+TURNS = [
+    pytest.param(
+        "<p><b>Vladimir Putin:</b> <b>Colleagues</b>, good afternoon.</p>",
+        [Turn("Vladimir Putin", "Colleagues, good afternoon.")],
+        id="speech-starting-in-bold",
+    ),
+    pytest.param(
+        "<p><b>Vladimir </b><b>Putin:</b> Good afternoon.</p>",
+        [Turn("Vladimir Putin", "Good afternoon.")],
+        id="adjacent-bold-elements-are-one-run",
+    ),
+    pytest.param(
+        "<p><b>Vladimir Putin</b>: Good afternoon.</p>",
+        [Turn("Vladimir Putin", "Good afternoon.")],
+        id="colon-just-after-the-bold",
+    ),
+    pytest.param(
+        "<p>\n <b>Question:</b> Why?</p>",
+        [Turn("Question", "Why?")],
+        id="white-space-before-the-label",
+    ),
+    pytest.param(
+        "<p><b>Vladimir</b> <b>Putin:</b> Good afternoon.</p>",
+        [],
+        id="white-space-ends-the-run",
+    ),
+    pytest.param(
+        "<p><b>Headline</b> and <b>more:</b> text</p>",
+        [],
+        id="label-not-leading",
+    ),
+    pytest.param(
+        "<p><b>Vladimir Putin:</b> <b>Colleagues</b>,<br/>good afternoon.</p><p>Next.</p>",
+        [Turn("Vladimir Putin", "Colleagues,\ngood afternoon.")],
+        id="speech-in-bold-across-lines",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "turns"), TURNS)
+def test_speaker_turns_start_with_a_leading_bold_run_ending_in_a_colon(
+    body: str, turns: list[Turn]
+) -> None:
+    assert parse_event_page(event_page(body)).turns == turns
+
+
 # --------------------------------------------------------------------------- refusals
 
 

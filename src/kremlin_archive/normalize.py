@@ -27,7 +27,7 @@ from .errors import NotAnEventPage
 logger = logging.getLogger(__name__)
 
 #: Changes whenever the output for some page changes.
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 # fmt: off
 BLOCK_TAGS = frozenset((
@@ -137,14 +137,20 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
     """Speaker and speech of a line whose leading bold run ends with a colon.
 
     ``pieces`` are the line's raw text runs and ``bold`` says which were inside ``<b>`` or
-    ``<strong>``. The colon may close the bold run or follow it directly.
+    ``<strong>``. The run starts at the first piece that is not blank and ends at the
+    first piece outside bold that is not empty: even white space between two ``<b>``
+    ends it, so ``<b>Name:</b> <b>Word</b>`` has the label "Name:". The colon may close
+    the run or follow it directly.
     """
-    index = 0
-    while index < len(pieces) and (bold[index] or not pieces[index].strip()):
+    index, count = 0, len(pieces)
+    while index < count and not bold[index] and not pieces[index].strip():
         index += 1
-    if not any(bold[:index]):
+    start = index
+    while index < count and (bold[index] or not pieces[index]):
+        index += 1
+    if index == start:
         return None
-    speaker = clean_text("".join(pieces[:index]))
+    speaker = clean_text("".join(pieces[start:index]))
     rest = clean_text("".join(pieces[index:]))
     if speaker.endswith(":"):
         speaker = speaker[:-1].rstrip()
