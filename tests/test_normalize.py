@@ -425,6 +425,44 @@ def test_speaker_turns_start_with_a_leading_bold_run_ending_in_a_colon(
     assert parse_event_page(event_page(body)).turns == turns
 
 
+# --------------------------------------------------------------------------- hiding
+
+HIDING_STYLES = [
+    pytest.param("display:none", id="display-none"),
+    pytest.param("DISPLAY: NONE", id="upper-case"),
+    pytest.param("display:\tnone", id="tab"),
+    pytest.param("display:\nnone", id="newline"),
+    pytest.param("color: red ;  display : none ; ", id="among-others"),
+    pytest.param("display:none !important", id="important"),
+    pytest.param("display: block !important; display: none !important", id="later-important"),
+    pytest.param("display:block; display:none", id="later-wins"),
+    pytest.param("display:none !important; display:block", id="earlier-important"),
+    pytest.param("display:/* gone */none", id="comment"),
+    pytest.param("visibility:hidden", id="visibility-hidden"),
+    pytest.param("Visibility: Collapse", id="visibility-collapse"),
+]
+SHOWING_STYLES = [
+    pytest.param("x-display:none", id="other-property"),
+    pytest.param("display:none-ish", id="other-value"),
+    pytest.param("display:block !important; display:none", id="earlier-important-wins"),
+    pytest.param("display:none; display:block", id="later-shows"),
+    pytest.param("visibility:visible", id="visibility-visible"),
+    pytest.param("content:'display:none'", id="inside-a-value"),
+]
+
+
+@pytest.mark.parametrize("style", HIDING_STYLES)
+def test_inline_style_that_hides_leaves_the_element_out(style: str) -> None:
+    body = f'<p>Shown.</p><p style="{style}">Hidden.</p><p>A<span style="{style}">X</span>B</p>'
+    assert body_lines(parse_event_page(event_page(body))) == ["Shown.", "AB"]
+
+
+@pytest.mark.parametrize("style", SHOWING_STYLES)
+def test_inline_style_that_does_not_hide_keeps_the_element(style: str) -> None:
+    body = f'<p>Shown.</p><p style="{style}">Also shown.</p>'
+    assert body_lines(parse_event_page(event_page(body))) == ["Shown.", "Also shown."]
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -66,6 +66,10 @@ _URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
+_CSS_IMPORTANT = re.compile(r"!\s*important$")
+_CSS_SPACE = " \t\n\r\f"
+_INVISIBILITY = frozenset(("hidden", "collapse"))  # visibility values innerText skips
 _SITE_HOSTS = {"en": "http://en.kremlin.ru", "ru": "http://kremlin.ru"}
 _SNIFF_BYTES = 8192
 
@@ -201,12 +205,50 @@ def _element_kind(tag: str, class_value: str | None) -> _Kind:
 
 def _is_hidden(node: LexborNode, kind: _Kind, attrs: dict) -> bool:
     """True for what the site's stylesheet hides; tags behind "N more" stay visible."""
-    if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
+    if "hidden" in attrs:
+        return True
+    style = attrs.get("style")
+    if style and _style_hides(style):
         return True
     if kind.hidden is not None:
         return kind.hidden
     parent = node.parent
     return parent is None or "read__taglist" not in _classes(parent)
+
+
+@functools.lru_cache(maxsize=1024)
+def _style_hides(style: str) -> bool:
+    """True when an inline style leaves the element out of innerText: ``display: none``,
+    ``visibility: hidden`` or ``collapse``. (A descendant that sets ``visibility:
+    visible`` again is not looked for.)"""
+    declared = _declared_values(style)
+    return declared.get("display") == "none" or declared.get("visibility") in _INVISIBILITY
+
+
+def _declared_values(style: str) -> dict[str, str]:
+    """Property -> value of an inline style, both lower case, ``!important`` cut off.
+
+    Any spacing is allowed around names and values; the later of two declarations wins
+    unless only the earlier is important.
+    """
+    if "/*" in style:
+        style = _CSS_COMMENT.sub(" ", style)
+    values: dict[str, str] = {}
+    important: set[str] = set()
+    for declaration in style.split(";"):
+        name, colon, value = declaration.partition(":")
+        if not colon:
+            continue
+        name = name.strip(_CSS_SPACE).lower()
+        value = value.strip(_CSS_SPACE).lower()
+        match = _CSS_IMPORTANT.search(value)
+        if match:
+            value = value[: match.start()].rstrip(_CSS_SPACE)
+            important.add(name)
+        elif name in important:
+            continue
+        values[name] = value
+    return values
 
 
 # --------------------------------------------------------------------------- rendering
