@@ -401,6 +401,21 @@ TURNS = [
         id="white-space-before-the-label",
     ),
     pytest.param(
+        "<p>\ufeff<b>Vladimir Putin:</b> Good afternoon.</p>"
+        "<p>\u200b <b>Question:</b> Why?</p><p>\u00ad\u2060<b>Answer:</b> Because.</p>",
+        [
+            Turn("Vladimir Putin", "Good afternoon."),
+            Turn("Question", "Why?"),
+            Turn("Answer", "Because."),
+        ],
+        id="invisible-characters-before-the-label",
+    ),
+    pytest.param(
+        "<p><b>Vladimir</b>\u200b<b> Putin:</b> Good afternoon.</p>",
+        [Turn("Vladimir Putin", "Good afternoon.")],
+        id="invisible-character-between-bold-elements",
+    ),
+    pytest.param(
         "<p><b>Vladimir</b> <b>Putin:</b> Good afternoon.</p>",
         [],
         id="white-space-ends-the-run",

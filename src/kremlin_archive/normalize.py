@@ -54,10 +54,14 @@ NOT_RENDERED_CLASSES = frozenset(("read__tagsmore",))
 
 # Soft hyphen, zero-width space, bidi marks, word joiner and invisible operators, BOM,
 # and C0/C1 control characters that are not white space.
-_INVISIBLE = re.compile(
-    "[\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-    "\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f]"
+_INVISIBLE_CHARS = (
+    "\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+    "\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f"
 )
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+# Texts that are nothing once cleaned: white space and invisible characters, or only the latter.
+_BLANK = re.compile(f"[\\s{_INVISIBLE_CHARS}]*\\Z")
+_ONLY_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]*\\Z")
 
 _ARTICLE_OPEN = re.compile(r"<article[\s>/]", re.IGNORECASE)
 _ARTICLE_CLOSE = re.compile(r"</article\s*>", re.IGNORECASE)
@@ -141,16 +145,16 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
     """Speaker and speech of a line whose leading bold run ends with a colon.
 
     ``pieces`` are the line's raw text runs and ``bold`` says which were inside ``<b>`` or
-    ``<strong>``. The run starts at the first piece that is not blank and ends at the
-    first piece outside bold that is not empty: even white space between two ``<b>``
-    ends it, so ``<b>Name:</b> <b>Word</b>`` has the label "Name:". The colon may close
-    the run or follow it directly.
+    ``<strong>``. The run starts at the first piece that is not blank (white space and
+    invisible characters are nothing) and ends at the first piece outside bold that is
+    not invisible: even white space between two ``<b>`` ends it, so ``<b>Name:</b>
+    <b>Word</b>`` has the label "Name:". The colon may close the run or follow it.
     """
     index, count = 0, len(pieces)
-    while index < count and not bold[index] and not pieces[index].strip():
+    while index < count and not bold[index] and _BLANK.match(pieces[index]):
         index += 1
     start = index
-    while index < count and (bold[index] or not pieces[index]):
+    while index < count and (bold[index] or _ONLY_INVISIBLE.match(pieces[index])):
         index += 1
     if index == start:
         return None
