@@ -20,7 +20,7 @@ from archive_writer import plan
 from fakesite import generate_page, render_event_page
 from kremlin_archive.archive import Archive, Capture, event_ref
 from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotArchived
-from kremlin_archive.normalize import Transcript, Turn, parse_event_page
+from kremlin_archive.normalize import NORMALIZER_VERSION, Transcript, Turn, parse_event_page
 
 SITE = "en.kremlin.ru"
 WRITER = Path(__file__).with_name("archive_writer.py")
@@ -193,8 +193,11 @@ def test_error_capture_is_logged_and_changes_no_page_state(archive, page):
 # --- re-normalization --------------------------------------------------------------------
 
 
+NEXT_VERSION = NORMALIZER_VERSION + 1
+
+
 def normalizer_v2(body, url=None) -> Transcript:
-    """A changed normalizer: titles in upper case."""
+    """A changed normalizer (version NEXT_VERSION): titles in upper case."""
     parsed = parse_event_page(body, url)
     return replace(
         parsed,
@@ -205,21 +208,22 @@ def normalizer_v2(body, url=None) -> Transcript:
 
 def test_renormalize_adds_a_renormalize_version_without_network(archive, page):
     archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
-    counts = archive.renormalize(normalizer_v2, 2)
+    counts = archive.renormalize(normalizer_v2, NEXT_VERSION)
     assert counts == {"pages": 1, "renormalized": 1, "unchanged": 0, "failed": 0}
     new = archive.version(SITE, page.event_id)
-    assert (new.seq, new.origin, new.normalizer_version) == (2, "renormalize", 2)
+    assert (new.seq, new.origin, new.normalizer_version) == (2, "renormalize", NEXT_VERSION)
     assert new.changed_fields == ["title"] and new.title == page.title.upper()
-    assert archive.renormalize(normalizer_v2, 2)["pages"] == 0  # done: nothing to redo
-    assert archive.renormalize(normalizer_v2, 2, force=True)["unchanged"] == 1
+    assert archive.renormalize(normalizer_v2, NEXT_VERSION)["pages"] == 0  # nothing to redo
+    assert archive.renormalize(normalizer_v2, NEXT_VERSION, force=True)["unchanged"] == 1
 
 
 def test_capture_from_a_newer_normalizer_is_not_a_site_edit(tmp_path, page):
     with Archive(tmp_path / "a.db") as old:
         old.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
-    with Archive(tmp_path / "a.db", parse=normalizer_v2, normalizer_version=2) as new:
+    with Archive(tmp_path / "a.db", parse=normalizer_v2, normalizer_version=NEXT_VERSION) as new:
         body = render_event_page(page).encode()
-        capture = replace(capture_of(page, "2024-01-02T10:00:00Z"), normalizer_version=2)
+        capture = capture_of(page, "2024-01-02T10:00:00Z")
+        capture = replace(capture, normalizer_version=NEXT_VERSION)
         capture = replace(capture, transcript=normalizer_v2(body, page.url))
         assert new.save_capture(capture) == "unchanged"
         origins = [v.origin for v in new.versions(SITE, page.event_id)]
