@@ -524,6 +524,37 @@ def test_bodies_that_are_not_event_pages_are_refused(body: bytes, reason: str) -
     assert caught.value.url == "http://en.kremlin.ru/events/president/news/1"
 
 
+TEXT = "<p>Text.</p>"
+CARD = "<blockquote><article class='card'><p>Card.</p></article></blockquote>"
+ARTICLE_IN_TEXT = [  # (extra <head> markup, article body)
+    pytest.param("<script>var t = \"<article class='card'>\";</script>", TEXT, id="head-script"),
+    pytest.param("<SCRIPT>var t = '<article>';</SCRIPT>", TEXT, id="upper-case-script"),
+    pytest.param('<!-- <article id="event-9"> -->', TEXT, id="head-comment"),
+    pytest.param("<style>/* <article> */ article { }</style>", TEXT, id="head-style"),
+    pytest.param("", "<script>document.write('</article>');</script>" + TEXT, id="body-script"),
+    pytest.param("", "<!-- </article> -->" + TEXT, id="body-comment"),
+    pytest.param("", "<!-->" + TEXT, id="abrupt-comment"),
+    pytest.param("", CARD + TEXT, id="nested-article"),
+]
+
+
+@pytest.mark.parametrize(("head", "body"), ARTICLE_IN_TEXT)
+def test_article_tags_in_scripts_comments_and_nested_cards_do_not_move_the_article(
+    head: str, body: str
+) -> None:
+    page = parse_event_page(event_page(body, head=head))
+    assert (page.event_id, page.language, page.title) == (12345, "en", "A meeting")
+    assert page.url == "http://en.kremlin.ru/events/president/news/12345"
+    assert page.text.endswith("\nText.")
+
+
+@pytest.mark.parametrize(("head", "body"), ARTICLE_IN_TEXT)
+def test_page_cut_off_before_its_own_article_end_is_refused(head: str, body: str) -> None:
+    whole = event_page(body + "<p>Last paragraph.</p>", head=head)
+    with pytest.raises(NotAnEventPage, match="cut off before </article>"):
+        parse_event_page(whole[: whole.index("Last paragraph")])
+
+
 def test_photos_tab_is_refused_even_with_an_article() -> None:
     raw = fixture_page("ru-news-90001-meeting").decode("utf-8")
     tab = raw.replace('class="tabs_photo"', 'class="tabs_photo is-active"')

@@ -17,6 +17,7 @@ import functools
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -63,8 +64,22 @@ _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 _BLANK = re.compile(f"[\\s{_INVISIBLE_CHARS}]*\\Z")
 _ONLY_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]*\\Z")
 
-_ARTICLE_OPEN = re.compile(r"<article[\s>/]", re.IGNORECASE)
-_ARTICLE_CLOSE = re.compile(r"</article\s*>", re.IGNORECASE)
+# Tags that matter for cutting the article out of the raw page: elements whose content is
+# not markup (so "<article" in a script string is no tag), comments, </head>, and article
+# tags. Lower case, the fast scan; a tag name starting in upper case switches to the
+# case-blind one.
+_RAW_TEXT_TAGS = ("script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes")
+_BOUNDARY_NAMES = "|".join((*_RAW_TEXT_TAGS, "article", "!--", "/head", "/article"))
+_BOUNDARY_TAG = re.compile(f"<(?:{_BOUNDARY_NAMES}|[A-Z]|/[A-Z])")
+_BOUNDARY_TAG_ANY_CASE = re.compile(f"<(?:{_BOUNDARY_NAMES})", re.IGNORECASE)
+_RAW_TEXT_END = {name: re.compile(f"</{name}[\\s/>]", re.IGNORECASE) for name in _RAW_TEXT_TAGS}
+_TAG_NAME_END = frozenset(" \t\n\r\f/>")
+# The opening tag of the event article: article#event-<id>, or article.read__in.
+_EVENT_ARTICLE_TAG = re.compile(
+    r"""\sid\s*=\s*["']?\s*event-\d+(?![\w-])"""
+    r"""|\sclass\s*=\s*["']?[^"'>]*?(?<![\w-])read__in(?![\w-])""",
+    re.IGNORECASE,
+)
 _EVENT_ID = re.compile(r"^event-(\d+)$")
 _URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -651,40 +666,89 @@ def _declared_charset(head: bytes) -> str | None:
 
 
 def _article_document(html: str, url: str | None) -> str:
-    """The page's ``<head>`` and ``<article>`` as one small document, or a refusal.
+    """The page's ``<head>`` and event ``<article>`` as one small document, or a refusal.
 
     Only these two parts are parsed: the rest of the page (menus, footer, sprites) is
-    never rendered, and leaving it out makes parsing several times faster. The check for
-    ``</article>`` is made on the raw text because an HTML parser closes open tags itself.
+    never rendered, and leaving it out makes parsing several times faster. The article's
+    own ``</article>`` is looked for in the raw text because an HTML parser closes open
+    tags itself: a page cut off before it is refused.
     """
     if not html or html.isspace():
         raise NotAnEventPage("empty body", url)
     if html.find("\x00", 0, _SNIFF_BYTES) >= 0:
         raise NotAnEventPage("binary body (NUL bytes), not HTML", url)
-    opening = _ARTICLE_OPEN.search(html)
-    if opening is None:
+    head_end, start, end = _article_span(html)
+    if start < 0:
         raise NotAnEventPage(_no_article_reason(html), url)
-    closing = _last_article_close(html, opening.end())
-    if closing is None:
+    if end < 0:
         raise NotAnEventPage("page cut off before </article>", url)
     if _is_media_tab(html):
         raise NotAnEventPage("a photo or video tab of an event, not its text", url)
-    head_end = html.find("</head>", 0, opening.start())
-    head = html[: head_end + 7] if head_end >= 0 else ""
-    return head + html[opening.start() : closing.end()]
+    return html[:head_end] + html[start:end]
 
 
-def _last_article_close(html: str, start: int) -> re.Match | None:
-    """The last ``</article>`` from ``start`` on, in any letter case.
+def _article_span(html: str) -> tuple[int, int, int]:
+    """Where ``</head>`` ends, and where the event article starts and ends (-1: none).
 
-    The last one in lower case, found from the end, bounds the case-blind search: only
-    the page's tail after it has to be scanned, unless no match starts there.
+    The event article is ``article#event-<id>`` or ``article.read__in``, else the first
+    ``<article>``; it ends at the ``</article>`` that closes it, nested articles counted.
     """
-    lower = html.rfind("</article", start)
-    closings = list(_ARTICLE_CLOSE.finditer(html, max(lower, start)))
-    if not closings and lower > start:
-        closings = list(_ARTICLE_CLOSE.finditer(html, start))
-    return closings[-1] if closings else None
+    head_end = 0
+    first = -1
+    for name, start, end in _boundary_tags(html, 0):
+        if name == "/head":
+            head_end = head_end or end
+        elif name == "article":
+            if _EVENT_ARTICLE_TAG.search(html, start, end):
+                return head_end, start, _article_end(html, start)
+            if first < 0:
+                first = start
+    return head_end, first, _article_end(html, first) if first >= 0 else -1
+
+
+def _article_end(html: str, start: int) -> int:
+    """The end of the ``</article>`` closing the article that starts at ``start``, or -1."""
+    depth = 0
+    for name, _, end in _boundary_tags(html, start):
+        if name == "article":
+            depth += 1
+        elif name == "/article":
+            depth -= 1
+            if depth == 0:
+                return end
+    return -1
+
+
+def _boundary_tags(html: str, pos: int) -> Iterator[tuple[str, int, int]]:
+    """(name, start, end) of the ``<article>``, ``</article>`` and ``</head>`` tags from
+    ``pos`` on that are markup, skipping comments and the content of scripts, styles
+    and the other elements whose content is text. Stops at a tag the page cuts off."""
+    pattern = _BOUNDARY_TAG
+    while (match := pattern.search(html, pos)) is not None:
+        start, pos = match.span()
+        name = match.group()[1:]
+        if name == "!--":  # "<!-->" and "<!--->" are whole comments too
+            pos = html.find("-->", start + 2) + 3
+            if pos < 3:
+                return
+            continue
+        if pattern is _BOUNDARY_TAG and name[-1].isupper():  # rare: go on case-blind
+            pattern, pos = _BOUNDARY_TAG_ANY_CASE, start
+            continue
+        if pos < len(html) and html[pos] not in _TAG_NAME_END:
+            continue  # a longer name: <articles>, <style-x>
+        name = name.lower()
+        if name in _RAW_TEXT_END:
+            closing = _RAW_TEXT_END[name].search(html, pos)
+            if closing is None:
+                return
+            pos = closing.end()
+            continue
+        end = html.find(">", pos) + 1
+        if end == 0:
+            return
+        yield name, start, end
+        pos = end
 
 
 def _is_media_tab(html: str) -> bool:
