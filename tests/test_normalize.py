@@ -353,6 +353,29 @@ def test_text_cleaning_folds_space_and_drops_invisible_characters() -> None:
     assert clean_text("Cafe\u0301") == "Caf\u00e9"
 
 
+CLEANED = [
+    pytest.param(" a\u00a0\tb\n c ", "a b c", id="ascii-and-no-break-spaces-fold"),
+    pytest.param("a\r\n\f\vb", "a b", id="cr-ff-vt-fold"),
+    pytest.param("\u2007a\u202f\u00a0b\u2007", "a b", id="figure-and-narrow-no-break-fold"),
+    pytest.param("a\u2009b\u2002c\u3000d", "a\u2009b\u2002c\u3000d", id="other-spaces-stay"),
+    pytest.param("a\u2028b\u2029c\u0085d", "a\u2028b\u2029c\u0085d", id="separators-stay"),
+    pytest.param("\u2009a \u2009 b\u3000", "\u2009a \u2009 b\u3000", id="other-spaces-not-trimmed"),
+    pytest.param("a\u00ad\u200bb\u2060c\ufeff", "abc", id="invisible-characters-go"),
+]
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), CLEANED)
+def test_only_ascii_white_space_and_no_break_spaces_fold(raw: str, cleaned: str) -> None:
+    assert clean_text(raw) == cleaned
+
+
+def test_other_unicode_spaces_stay_in_the_transcript() -> None:
+    body = "<p>Thin\u2009space, en\u2002space,\tnarrow\u202fno-break, ideographic\u3000space.</p>"
+    assert body_lines(parse_event_page(event_page(body))) == [
+        "Thin\u2009space, en\u2002space, narrow no-break, ideographic\u3000space."
+    ]
+
+
 def test_version_is_a_positive_int() -> None:
     assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
 

@@ -60,8 +60,12 @@ _INVISIBLE_CHARS = (
     "\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f"
 )
 _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+# White space that folds to one space (rule 4): ASCII white space and the no-break spaces.
+# Other spaces (thin, en, ideographic, line separator, ...) are characters the page has.
+_FOLDED_SPACE = " \t\n\r\f\v\u00a0\u2007\u202f"
+_SPACE_RUN = re.compile(f"[{_FOLDED_SPACE}]+")
 # Texts that are nothing once cleaned: white space and invisible characters, or only the latter.
-_BLANK = re.compile(f"[\\s{_INVISIBLE_CHARS}]*\\Z")
+_BLANK = re.compile(f"[{_FOLDED_SPACE}{_INVISIBLE_CHARS}]*\\Z")
 _ONLY_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]*\\Z")
 
 # Tags that matter for cutting the article out of the raw page: elements whose content is
@@ -134,7 +138,11 @@ class Transcript:
 
 
 def clean_text(text: str) -> str:
-    """Fold white space to single spaces, drop invisible characters, trim, NFC."""
+    """Fold white space to single spaces, drop invisible characters, trim, NFC.
+
+    White space is ASCII white space and the no-break spaces U+00A0, U+2007 and U+202F;
+    other Unicode spaces stay as they are, and are not trimmed.
+    """
     spaced = text.replace("\xa0", " ").replace("\n", " ")
     if spaced.isprintable():
         # Fast path for nearly every line: no white space but plain spaces is left and
@@ -144,7 +152,7 @@ def clean_text(text: str) -> str:
             spaced = spaced.replace("  ", " ")
         folded = spaced.strip(" ")
     else:
-        folded = " ".join(_INVISIBLE.sub("", text).split())
+        folded = _SPACE_RUN.sub(" ", _INVISIBLE.sub("", text)).strip(" ")
     if folded.isascii():
         return folded
     return unicodedata.normalize("NFC", folded)
@@ -176,9 +184,9 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
     speaker = clean_text("".join(pieces[start:index]))
     rest = clean_text("".join(pieces[index:]))
     if speaker.endswith(":"):
-        speaker = speaker[:-1].rstrip()
+        speaker = speaker[:-1].rstrip(" ")
     elif rest.startswith(":"):
-        rest = rest[1:].lstrip()
+        rest = rest[1:].lstrip(" ")
     else:
         return None
     return (speaker, rest) if speaker else None
@@ -345,7 +353,7 @@ class _Renderer:
         if not self._buf:
             return
         joined = "".join(self._buf)
-        if not joined.isspace():
+        if not (joined.isspace() and not joined.strip(_FOLDED_SPACE)):
             line = clean_text(joined)
             para = self._para
             if para is not None and not para.probed and line:
@@ -520,7 +528,7 @@ class _Renderer:
             return
         speaker, first = para.label
         rest = self.lines[para.start + 1 :]
-        self.turns.append(Turn(speaker, "\n".join([first, *rest]).strip()))
+        self.turns.append(Turn(speaker, "\n".join([first, *rest]).strip("\n")))
 
     # -- fields
 
