@@ -361,6 +361,7 @@ CLEANED = [
     pytest.param("a\u2028b\u2029c\u0085d", "a\u2028b\u2029c\u0085d", id="separators-stay"),
     pytest.param("\u2009a \u2009 b\u3000", "\u2009a \u2009 b\u3000", id="other-spaces-not-trimmed"),
     pytest.param("a\u00ad\u200bb\u2060c\ufeff", "abc", id="invisible-characters-go"),
+    pytest.param("a\x01b\x1cc\x1fd\x7fe\x9ff", "abcdef", id="control-characters-go"),
 ]
 
 

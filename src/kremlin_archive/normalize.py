@@ -57,7 +57,7 @@ NOT_RENDERED_CLASSES = frozenset(("read__tagsmore",))
 # and C0/C1 control characters that are not white space.
 _INVISIBLE_CHARS = (
     "\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-    "\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f"
+    "\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f"
 )
 _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 # White space that folds to one space (rule 4): ASCII white space and the no-break spaces.
