@@ -377,6 +377,28 @@ def test_other_unicode_spaces_stay_in_the_transcript() -> None:
     ]
 
 
+def slider(*captions: str, template: str | None = "{{slideNum}} of {{slideCount}}") -> str:
+    """A photo slider as the site writes it, one slide per caption (already escaped)."""
+    attribute = "" if template is None else f' data-cycle-caption-template="{template}"'
+    slides = "".join(f'<div class="slide" data-cycle-desc="{c}"></div>' for c in captions)
+    return f'<div class="slider"><div class="slider__slides"{attribute}>{slides}</div></div>'
+
+
+CAPTIONS = [
+    pytest.param("Tom and Jerry.", "Tom and Jerry.", id="plain"),
+    pytest.param("Tom &amp; Jerry.", "Tom & Jerry.", id="entity-in-the-page"),
+    pytest.param("Tom &amp;amp; Jerry.", "Tom & Jerry.", id="entity-in-the-attribute"),
+    pytest.param("Tom &amp;amp; &lt;i&gt;Jerry&lt;/i&gt;.", "Tom & Jerry.", id="entity-and-tag"),
+    pytest.param("Kazakhstan\\&#39;s President.", "Kazakhstan\\'s President.", id="old-backslash"),
+]
+
+
+@pytest.mark.parametrize(("caption", "shown"), CAPTIONS)
+def test_slider_caption_is_shown_as_the_script_inserts_it_as_html(caption: str, shown: str) -> None:
+    page = parse_event_page(event_page(slider(caption, "Second.") + "<p>Text.</p>"))
+    assert body_lines(page) == ["1 of 2", shown, "Text."]
+
+
 def test_version_is_a_positive_int() -> None:
     assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
 

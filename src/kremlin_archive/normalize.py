@@ -635,8 +635,9 @@ def _iso_date(value: str | None) -> str | None:
 
 
 def _attribute_text(value: str) -> str:
-    """A caption attribute as shown: the script inserts it as HTML, so tags are dropped."""
-    if "<" not in value:
+    """A caption attribute as shown: the script inserts it as HTML, so entities in it are
+    decoded (again) and tags are dropped, whether or not it has any."""
+    if "<" not in value and "&" not in value:
         return value
     body = LexborHTMLParser(f"<div>{value}</div>").css_first("div")
     return " ".join(_Renderer().render(body).lines) if body is not None else ""
