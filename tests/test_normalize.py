@@ -399,6 +399,12 @@ def test_slider_caption_is_shown_as_the_script_inserts_it_as_html(caption: str, 
     assert body_lines(page) == ["1 of 2", shown, "Text."]
 
 
+def test_slider_without_a_caption_template_uses_the_scripts_default() -> None:
+    page = parse_event_page(event_page(slider("First.", "Second.", template=None)))
+    assert body_lines(page) == ["1 / 2", "First."]
+    assert page.photo_count == 2
+
+
 def test_version_is_a_positive_int() -> None:
     assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
 

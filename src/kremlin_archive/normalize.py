@@ -89,6 +89,7 @@ _URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_CYCLE_CAPTION_TEMPLATE = "{{slideNum}} / {{slideCount}}"  # Cycle2's own default
 _CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _CSS_IMPORTANT = re.compile(r"!\s*important$")
 _CSS_SPACE = " \t\n\r\f"
@@ -583,10 +584,11 @@ class _Renderer:
         caption = _attribute_text(slides[0].attrs.get("data-cycle-desc") or "")
         if holder is not None:
             template = holder.attrs.get("data-cycle-caption-template") or ""
-            values = {"slideNum": "1", "slideCount": str(len(slides)), "desc": caption}
-            self._add_line(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template))
         else:
-            logger.warning("slider without caption template slides=%d", len(slides))
+            logger.debug("slider without caption template slides=%d", len(slides))
+            template = _CYCLE_CAPTION_TEMPLATE
+        values = {"slideNum": "1", "slideCount": str(len(slides)), "desc": caption}
+        self._add_line(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template))
         self._add_line(caption)
 
 
