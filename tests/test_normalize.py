@@ -429,6 +429,32 @@ def body_lines(page: Transcript) -> list[str]:
     return page.text.split("\n")[2:]
 
 
+TITLES = [
+    pytest.param(
+        '<h1 class="entry-title p-name">The title</h1>', "", "The title", id="entry-title"
+    ),
+    pytest.param(
+        '<h1>Heading first</h1><h1 class="entry-title">The title</h1>',
+        "",
+        "The title",
+        id="entry-title-after-another-h1",
+    ),
+    pytest.param("<h1>The <i>title</i></h1><h1>Another</h1>", "", "The title", id="first-h1"),
+    pytest.param("", "<h1>Outside the pane</h1>", "Outside the pane", id="h1-outside-the-pane"),
+]
+
+
+@pytest.mark.parametrize(("pane", "outside", "title"), TITLES)
+def test_title_is_the_entry_title_else_the_first_h1_of_the_article(
+    pane: str, outside: str, title: str
+) -> None:
+    page = (
+        '<html lang="en"><head></head><body><article id="event-1">'
+        f'{outside}<div class="read__content">{pane}<p>Text.</p></div></article></body></html>'
+    )
+    assert parse_event_page(page).title == title
+
+
 # --------------------------------------------------------------------------- turns
 
 TURNS = [

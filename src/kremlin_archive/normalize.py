@@ -295,7 +295,8 @@ class _Paragraph:
 class _Fields:
     """Fields collected while rendering, from the elements that print them."""
 
-    title: str | None = None
+    title: str | None = None  # h1.entry-title
+    h1: str | None = None  # the first h1, the title where no h1 is an entry-title
     lead: str = ""
     date: str | None = None
     time: str | None = None
@@ -536,8 +537,8 @@ class _Renderer:
     def _capture(self, tag: str, kind: _Kind, attrs: dict) -> tuple | None:
         """Start capturing the text of an element that prints a field, if it is one."""
         key = None
-        if tag == "h1" and self.fields.title is None:
-            key = "title"
+        if tag == "h1":
+            key = "title" if "entry-title" in kind.classes else "h1"
         elif kind.field:
             key = kind.field
         elif kind.published:
@@ -807,6 +808,12 @@ def _find_article(tree: LexborHTMLParser, url: str | None) -> tuple[LexborNode, 
 # --------------------------------------------------------------------------- fields
 
 
+def _first_h1_text(article: LexborNode) -> str:
+    """The text of the article's first ``<h1>`` (one outside the reading pane), or ""."""
+    h1 = article.css_first("h1")
+    return " ".join(_Renderer().render(h1).lines) if h1 is not None else ""
+
+
 def _event_id(article: LexborNode, canonical: str | None) -> int | None:
     match = _EVENT_ID.match((article.attrs.get("id") or "").strip())
     if match is None and canonical:
@@ -905,7 +912,8 @@ def _build(
     """Assemble the Transcript of a checked article."""
     rendered = _Renderer().render(content)
     found = rendered.fields
-    if not found.title:
+    title = found.title or found.h1 or _first_h1_text(article)
+    if not title:
         raise NotAnEventPage("event page without a title (h1)", url)
     language = _language(tree, article)
     canonical = _canonical_url(tree, language, _event_id(article, None), url)
@@ -914,7 +922,7 @@ def _build(
         event_id=_event_id(article, canonical),
         url=canonical,
         language=language,
-        title=found.title,
+        title=title,
         lead=found.lead,
         date=found.date,
         time=found.time,
