@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import random
 import re
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,7 +44,12 @@ def versions_by_id(db: Path) -> dict[int, int]:
 
 
 def summary(result) -> dict[str, int]:
-    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", result.stdout.splitlines()[-1])}
+    return summary_line(result.stdout)
+
+
+def summary_line(stdout: str) -> dict[str, int]:
+    """The counts of the one-line summary a crawl prints last."""
+    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", stdout.splitlines()[-1])}
 
 
 def test_crawl_archives_every_event_page_once(fake_site, tmp_path):
@@ -259,3 +268,38 @@ def test_a_run_reads_each_page_state_once_and_the_next_run_reads_it_afresh(fake_
         again = crawler.run(CrawlOptions(ids=tuple(fake_site.ids), discover=False))
     assert again.not_modified == len(fake_site.ids)  # sent the validators the first run stored
     assert sorted(reads) == sorted(fake_site.ids)
+
+
+def test_sigterm_finishes_the_page_in_hand_records_the_run_and_the_next_run_resumes(
+    fake_site, tmp_path
+):
+    db = tmp_path / "kremlin.db"
+    fake_site.set_fault("slow", path="/events/president/news/6*", delay=0.1)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
+         "--base-url", fake_site.url, "--delay", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while _event_requests(fake_site) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=30)
+
+    assert child.returncode == 1, err
+    assert "stopped on request before the end" in err
+    done = summary_line(out)["new"]
+    assert 0 < done < 30
+    assert len(versions_by_id(db)) == done  # every page fetched was recorded, whole
+    (error,) = query(db, "SELECT error FROM runs")[0]
+    assert "stopped on request" in error
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+    fake_site.clear_faults()
+    again = crawl(db, fake_site)
+    assert summary(again)["new"] == 30 - done
+    assert set(versions_by_id(db).values()) == {1}
+
+
+def _event_requests(site) -> int:
+    return len(site.requests_to("/events/president/news/6*"))

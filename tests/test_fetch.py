@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -16,6 +17,7 @@ from fakesite import CANONICAL, SHARED_HTML, FakeSite
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.errors import (
     FetchError,
+    FetchInterrupted,
     ForeignRedirect,
     HostBlocked,
     HostUnreachable,
@@ -392,3 +394,19 @@ def test_random_faults_are_transient_and_reproducible(fake_site, clock):
     assert 5 <= sum(f is not None for f in faults) <= 20
     assert crawl(seed=5) == faults
     assert crawl(seed=6) != faults
+
+
+def test_a_stop_during_a_wait_ends_the_fetch_without_another_request(fake_site, clock):
+    stop = threading.Event()
+
+    def signal_arrives(seconds: float) -> None:  # as SIGTERM would, mid-wait
+        clock.sleep(seconds)
+        stop.set()
+
+    config = make_config(fake_site.url, delay=0.0)  # the only wait: the retry's
+    fetcher = Fetcher(config, sleep=signal_arrives, clock=clock, stop=stop)
+    fake_site.set_fault("status", path="/events/president/news/*", status=503, retry_after="30")
+    with pytest.raises(FetchInterrupted):
+        fetcher.fetch(event_url(fake_site))
+    asked = [r.path for r in fake_site.requests if r.path != "/robots.txt"]
+    assert asked == [path_of(event_url(fake_site))]  # the 503, then no retry

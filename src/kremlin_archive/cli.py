@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -122,7 +123,7 @@ def crawl(
       kremlin-archive crawl --id 53016 --id 17758
       kremlin-archive crawl --base-url http://127.0.0.1:8000 --delay 0
     """
-    from .crawl import CrawlOptions, run_crawl
+    from .crawl import CrawlOptions, run_crawl, stop_on_signals
 
     jitter = 0.0 if delay is not None else None  # an explicit delay is exact
     config = make_config(
@@ -138,7 +139,9 @@ def crawl(
         since=since.date() if since else None,
         discover=not (ids or urls),
     )
-    result = run_crawl(config, options)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        result = run_crawl(config, options, stop=stop)
     click.echo(result.summary())
     for url, reason in result.failures:
         click.echo(f"failed {url}: {reason}", err=True)

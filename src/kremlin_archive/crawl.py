@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from .errors import (
     ConfigError,
     FeedError,
     FetchError,
+    FetchInterrupted,
     HostBlocked,
     HostUnreachable,
     PageError,
@@ -36,6 +38,9 @@ from .fetch import Fetcher, Response
 from .normalize import parse_event_page
 
 logger = logging.getLogger(__name__)
+
+#: Failures after which the run (or the site's part of it) cannot go on.
+RUN_ENDERS = (HostBlocked, HostUnreachable, FetchInterrupted)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,11 @@ class Crawler:
             except HostBlocked as exc:
                 logger.warning("host blocked site=%s reason=%s", site.name, exc)
                 result.stopped.append(f"{site.host}: {exc}")
+            except FetchInterrupted:
+                break
+        if self.stop.is_set():
+            logger.info("run stopped on request")
+            result.stopped.append("stopped on request before the end; the next run resumes")
         result.requests = self.fetcher.requests_sent
         return result
 
@@ -124,7 +134,6 @@ class Crawler:
             todo = todo[: max(0, options.limit - _fetched(result))]
         for ref in todo:
             if self.stop.is_set():
-                logger.info("stop requested site=%s", site.name)
                 return
             self._capture(site, ref, result)
 
@@ -166,7 +175,7 @@ class Crawler:
             try:
                 page = self._fetch_walk_page(site, url, feed=False)
             except (FeedError, FetchError) as exc:
-                if isinstance(exc, HostBlocked | HostUnreachable):
+                if isinstance(exc, RUN_ENDERS):
                     raise
                 logger.warning("listing failed site=%s url=%s error=%s", site.name, url, exc)
                 failures += 1
@@ -190,7 +199,7 @@ class Crawler:
             try:
                 page = self._fetch_walk_page(site, url, feed=True)
             except (FeedError, FetchError) as exc:
-                if isinstance(exc, HostBlocked | HostUnreachable):
+                if isinstance(exc, RUN_ENDERS):
                     raise
                 logger.warning("walk failed site=%s url=%s error=%s", site.name, url, exc)
                 if number == 1:
@@ -272,6 +281,7 @@ class Crawler:
         except (HostBlocked, HostUnreachable) as exc:  # the page in hand is a failure too
             self._save(self._base_capture(site, ref, error=str(exc)), result)
             raise
+        # FetchInterrupted: nothing was asked for the page in hand, so nothing is recorded
         self._save(capture, result)
 
     def _save(self, capture: Capture, result: CrawlResult) -> None:
@@ -303,7 +313,7 @@ class Crawler:
                 last_modified=state.last_modified if state else None,
             )
         except FetchError as exc:
-            if isinstance(exc, HostBlocked | HostUnreachable):
+            if isinstance(exc, RUN_ENDERS):
                 raise
             return self._base_capture(site, ref, error=str(exc))
         archived = bool(state and state.versions)
@@ -346,12 +356,15 @@ def run_crawl(
     """One whole run with the run lock held and the run recorded in the runs table."""
     config.database.path.parent.mkdir(parents=True, exist_ok=True)
     check_urls(config, options.urls)
-    with hold_run_lock(config.database.path, config.schedule.lock_wait), Fetcher(config) as fetcher:
+    stop = stop or threading.Event()
+    with (
+        hold_run_lock(config.database.path, config.schedule.lock_wait),
+        Fetcher(config, stop=stop) as fetcher,
+    ):
         for site in config.enabled_sites:
             fetcher.check_host(site.fetch_url)  # unreachable: stop before touching the archive
         with Archive(config.database.path, busy_timeout=config.database.busy_timeout) as arc:
-            crawler = Crawler(config, arc, fetcher, stop=stop or threading.Event())
-            return _recorded_run(crawler, options)
+            return _recorded_run(Crawler(config, arc, fetcher, stop=stop), options)
 
 
 def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
@@ -364,6 +377,19 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
         raise
     archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.stopped) or None)
     return result
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (the page in hand is finished and recorded) instead
+    of killing a one-off crawl; the previous handlers come back afterwards."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: stop.set()) for s in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # the run lock ----------------------------------------------------------------------------

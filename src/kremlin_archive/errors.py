@@ -12,7 +12,8 @@ Every failure the program can explain to a user is one of these; the CLI turns t
     │   ├── ResponseTooLarge     the body passed the configured size cap
     │   ├── TruncatedResponse    fewer bytes than Content-Length, or a cut connection
     │   ├── HTTPStatusError      a status we do not archive (``status`` attribute)
-    │   └── HostBlocked          the site throttles or refuses us: circuit breaker open
+    │   ├── HostBlocked          the site throttles or refuses us: circuit breaker open
+    │   └── FetchInterrupted     a stop was asked for while waiting to send a request
     ├── PageError                a body is not what it should be
     │   ├── NotAnEventPage       not a whole event page (listing, photos tab, challenge, cut)
     │   └── FeedError            a feed or listing page that cannot be read
@@ -72,6 +73,10 @@ class HTTPStatusError(FetchError):
 
 class HostBlocked(FetchError):
     """The host refused or throttled us repeatedly; the run stops asking it."""
+
+
+class FetchInterrupted(FetchError):
+    """The run was asked to stop (a signal) while waiting for its turn or for a retry."""
 
 
 class PageError(KremlinArchiveError):

@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from urllib3.exceptions import NameResolutionError
 from .config import Config, FetchConfig
 from .errors import (
     FetchError,
+    FetchInterrupted,
     ForeignRedirect,
     HostBlocked,
     HostUnreachable,
@@ -110,13 +112,15 @@ class Fetcher:
         self,
         config: Config,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.settings: FetchConfig = config.fetch
-        self.sleep = sleep
+        self.stop = stop or threading.Event()
+        self.sleep = sleep or self.stop.wait  # a stop cuts a wait short
         self.clock = clock
         self.rng = rng or random.Random()
         self.requests_sent = 0
@@ -247,7 +251,13 @@ class Fetcher:
         logger.warning(
             "retrying url=%s attempt=%d wait=%.1f reason=%s", url, attempt + 1, wait, reason
         )
-        self.sleep(wait)
+        self._pause(wait)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait, unless a stop is asked for: then no further request is sent."""
+        self.sleep(seconds)
+        if self.stop.is_set():
+            raise FetchInterrupted("stopped while waiting to send a request")
 
     def _note_answer(self, url: str, host: str, status: int) -> None:
         if status not in REFUSAL_STATUSES:
@@ -302,7 +312,7 @@ class Fetcher:
         gap = self.settings.delay + self.rng.uniform(0, self.settings.jitter)
         wait = last + gap - self.clock()
         if wait > 0:
-            self.sleep(wait)
+            self._pause(wait)
 
     def _read_body(self, url: str, response: requests.Response) -> bytes:
         cap = self.settings.max_bytes
