@@ -18,6 +18,7 @@ from kremlin_archive.normalize import (
     Transcript,
     Turn,
     clean_text,
+    find_speaker,
     parse_event_page,
 )
 
@@ -516,6 +517,47 @@ def test_speaker_turns_start_with_a_leading_bold_run_ending_in_a_colon(
     body: str, turns: list[Turn]
 ) -> None:
     assert parse_event_page(event_page(body)).turns == turns
+
+
+SPEAKER_ALPHABET = list("Ab: \u00a0\n\u200b\u2009e\u0301")
+FOLDING = " \u00a0\n"  # the white space in SPEAKER_ALPHABET
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet=st.sampled_from(SPEAKER_ALPHABET), max_size=8), st.booleans()),
+        max_size=6,
+    )
+)
+def test_speech_taken_from_the_cleaned_line_is_the_rest_cleaned_alone(
+    runs: list[tuple[str, bool]],
+) -> None:
+    pieces, bold = [text for text, _ in runs], [flag for _, flag in runs]
+    line = clean_text("".join(pieces))
+    assert find_speaker(pieces, bold, line) == _speaker_cleaning_apart(pieces, bold)
+
+
+def _speaker_cleaning_apart(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
+    """The rule of find_speaker, with the label and the rest each cleaned on its own."""
+    index, count = 0, len(pieces)
+    while index < count and not bold[index] and not clean_text(pieces[index]):
+        index += 1
+    start = index
+    while index < count and (
+        bold[index] or not (clean_text(pieces[index]) or set(FOLDING) & set(pieces[index]))
+    ):
+        index += 1
+    if index == start:
+        return None
+    label, rest = clean_text("".join(pieces[start:index])), clean_text("".join(pieces[index:]))
+    if label.endswith(":"):
+        label = label[:-1].rstrip(" ")
+    elif rest.startswith(":"):
+        rest = rest[1:].lstrip(" ")
+    else:
+        return None
+    return (label, rest) if label else None
 
 
 # --------------------------------------------------------------------------- hiding

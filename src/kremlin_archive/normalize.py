@@ -165,14 +165,17 @@ def _classes(node: LexborNode) -> list[str]:
     return value.split() if value else []
 
 
-def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
+def find_speaker(
+    pieces: list[str], bold: list[bool], line: str | None = None
+) -> tuple[str, str] | None:
     """Speaker and speech of a line whose leading bold run ends with a colon.
 
-    ``pieces`` are the line's raw text runs and ``bold`` says which were inside ``<b>`` or
-    ``<strong>``. The run starts at the first piece that is not blank (white space and
-    invisible characters are nothing) and ends at the first piece outside bold that is
-    not invisible: even white space between two ``<b>`` ends it, so ``<b>Name:</b>
-    <b>Word</b>`` has the label "Name:". The colon may close the run or follow it.
+    ``pieces`` are the line's raw text runs, ``bold`` says which were inside ``<b>`` or
+    ``<strong>``, and ``line`` is their cleaned text if the caller has it. The run starts
+    at the first piece that is not blank (white space and invisible characters are
+    nothing) and ends at the first piece outside bold that is not invisible: even white
+    space between two ``<b>`` ends it, so ``<b>Name:</b> <b>Word</b>`` has the label
+    "Name:". The colon may close the run or follow it.
     """
     index, count = 0, len(pieces)
     while index < count and not bold[index] and _BLANK.match(pieces[index]):
@@ -182,15 +185,25 @@ def find_speaker(pieces: list[str], bold: list[bool]) -> tuple[str, str] | None:
         index += 1
     if index == start:
         return None
-    speaker = clean_text("".join(pieces[start:index]))
-    rest = clean_text("".join(pieces[index:]))
-    if speaker.endswith(":"):
-        speaker = speaker[:-1].rstrip(" ")
+    label = clean_text("".join(pieces[start:index]))
+    rest = _after_label(pieces, index, label, line)
+    if label.endswith(":"):
+        speaker = label[:-1].rstrip(" ")
     elif rest.startswith(":"):
-        rest = rest[1:].lstrip(" ")
+        speaker, rest = label, rest[1:].lstrip(" ")
     else:
         return None
     return (speaker, rest) if speaker else None
+
+
+def _after_label(pieces: list[str], index: int, label: str, line: str | None) -> str:
+    """The cleaned text after the label: the rest of the cleaned line, which starts with
+    the label, rather than cleaning ``pieces[index:]`` again."""
+    if line is None:
+        line = clean_text("".join(pieces))
+    if line.startswith(label):
+        return line[len(label) :].lstrip(" ")
+    return clean_text("".join(pieces[index:]))  # NFC joined the label with what follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +373,7 @@ class _Renderer:
             para = self._para
             if para is not None and not para.probed and line:
                 para.probed = True
-                para.label = find_speaker(self._buf, self._bold)
+                para.label = find_speaker(self._buf, self._bold, line)
             if line:
                 self.lines.append(line)
         self._buf.clear()
