@@ -295,6 +295,7 @@ def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
         "001_initial_schema",
         "002_drop_captures_raw_index",
         "003_pages_feed_updated",
+        "004_browsing_views",
     ]
     assert (mode, keys, synchronous) == ("wal", 1, 1)  # synchronous 1 is NORMAL
 

@@ -14,6 +14,7 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
     ├── url                    canonical URL of the last capture
     ├── status, gone_at        "live" / "gone" (404 or 410 seen at gone_at)
     ├── first_seen_at, last_checked_at, last_changed_at
+    ├── feed_updated(_utc)     the feed's <updated> its last capture saw
     ├── etag, last_modified    validators of the last answer, for a conditional GET
     └── normalizer_version     the normalizer the current version was last checked with
           │
@@ -32,6 +33,9 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
     raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at
     runs         id, trigger, pid, started_at, finished_at, discovered, new, changed,
                  unchanged, not_modified, gone, failed, error
+
+    views        current_transcripts (each page's latest version), changes (every
+                 version after the first, newest first): plain names for Datasette
 
 Identity and dedup: a page is (site, event_id); a raw page is the SHA-256 of its body and
 is stored once; a version is kept only when the text, white space folded
@@ -110,6 +114,27 @@ def _migration_003(db: Database) -> None:
     a later value in the feed means the site edited the page since."""
     db.execute("ALTER TABLE pages ADD COLUMN feed_updated TEXT")
     db.execute("ALTER TABLE pages ADD COLUMN feed_updated_utc TEXT")
+
+
+@migrations(name="004_browsing_views")
+def _migration_004(db: Database) -> None:
+    """Views with plain names for Datasette and other browsers of the file."""
+    db.execute(
+        """CREATE VIEW current_transcripts AS
+        SELECT p.site, p.event_id, p.url, p.status,
+               json_extract(v.fields, '$.date') AS date, v.title,
+               v.seq AS version, v.captured_at, v.origin, v.text_sha256, v.text
+        FROM pages p JOIN versions v ON v.page_id = p.id
+        WHERE v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = p.id)"""
+    )
+    db.execute(
+        """CREATE VIEW changes AS
+        SELECT v.captured_at, p.site, p.event_id, v.title, v.seq AS version, v.origin,
+               v.changed_fields, v.body_changes, v.text_sha256, p.url
+        FROM versions v JOIN pages p ON p.id = v.page_id
+        WHERE v.seq > 1
+        ORDER BY v.captured_at DESC, v.id DESC"""
+    )
 
 
 _PAGE_ROW = (

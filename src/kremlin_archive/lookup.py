@@ -1,9 +1,8 @@
 """Read queries over the archive: find a page, its versions, history, diffs, search, list.
 
-Nothing here writes content. :func:`open_archive` opens an existing archive through
-:class:`Archive` (so its migrations apply) and adds, when missing, the plain-named views
-that make the database browsable as it is (Datasette, ``sqlite3``). Rows are read with a
-cursor and yielded, so a caller that streams them keeps memory flat.
+Nothing here writes. :func:`open_archive` opens an existing archive through
+:class:`Archive` (so its migrations apply, the browsing views among them). Rows are read
+with a cursor and yielded, so a caller that streams them keeps memory flat.
 
 A page is named the way a user names it (:func:`resolve`): an event id (on the default
 site, or the one given), or any URL form of the page: canonical, ``/print``, a replica or
@@ -29,26 +28,6 @@ from .errors import ArchiveError, NotArchived
 
 logger = logging.getLogger(__name__)
 
-# Views for browsing (Datasette and friends). They belong in the archive's migrations;
-# until they move there, ensure_views() creates them when missing.
-VIEWS = {
-    "current_transcripts": """
-        CREATE VIEW IF NOT EXISTS current_transcripts AS
-        SELECT p.site, p.event_id, p.url, p.status,
-               json_extract(v.fields, '$.date') AS date, v.title,
-               v.seq AS version, v.captured_at, v.origin, v.text_sha256, v.text
-        FROM pages p JOIN versions v ON v.page_id = p.id
-        WHERE v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = p.id)
-    """,
-    "changes": """
-        CREATE VIEW IF NOT EXISTS changes AS
-        SELECT v.captured_at, p.site, p.event_id, v.title, v.seq AS version, v.origin,
-               v.changed_fields, v.body_changes, v.text_sha256, p.url
-        FROM versions v JOIN pages p ON p.id = v.page_id
-        WHERE v.seq > 1
-        ORDER BY v.captured_at DESC, v.id DESC
-    """,
-}
 ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
 DEFAULT_SITE = "en.kremlin.ru"
 
@@ -141,23 +120,12 @@ class Listed:
 
 @contextmanager
 def open_archive(path: str | Path, busy_timeout: float = 30.0) -> Iterator[Archive]:
-    """The existing archive at ``path`` (never a new empty one), with its views in place."""
+    """The existing archive at ``path`` (never a new empty one)."""
     path = Path(path)
     if not path.is_file():
         raise ArchiveError(f"no archive at {path}: run `kremlin-archive crawl` first")
     with Archive(path, busy_timeout=busy_timeout) as archive:
-        ensure_views(archive.conn)
         yield archive
-
-
-def ensure_views(conn: sqlite3.Connection) -> None:
-    """Create the browsing views that are missing (see VIEWS)."""
-    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
-    missing = [sql for name, sql in VIEWS.items() if name not in have]
-    for sql in missing:
-        conn.execute(sql)
-    if missing:
-        logger.debug("created views count=%d", len(missing))
 
 
 def archive_state(archive: Archive) -> dict:
