@@ -34,13 +34,16 @@ from kremlin_archive.normalize import parse_event_page  # noqa: E402
 SITE = "en.kremlin.ru"
 
 
-def generated_pages(count: int, seed: int) -> Iterator[tuple[int, str, bytes]]:
-    """(event id, canonical URL, body) of ``count`` generated pages."""
+def generated_pages(
+    count: int, seed: int, chrome: bool = False
+) -> Iterator[tuple[int, str, bytes]]:
+    """(event id, canonical URL, body) of ``count`` generated pages (``chrome``: wrapped in
+    site chrome of the real pages' size)."""
     rng = random.Random(seed)
     start = datetime(2020, 1, 1, 9, 0)
     for index in range(count):
         page = generate_page(rng, 60000 + index, start + timedelta(hours=index))
-        yield page.event_id, page.url, render_event_page(page).encode()
+        yield page.event_id, page.url, render_event_page(page, chrome).encode()
 
 
 def real_pages(root: Path) -> Iterator[tuple[int, str, bytes]]:
@@ -88,8 +91,12 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real", action="store_true", help="the real pages, read in place")
+    parser.add_argument("--chrome", action="store_true", help="generated pages of real size")
     args = parser.parse_args()
-    pages = list(real_pages(SHARED_HTML) if args.real else generated_pages(args.pages, args.seed))
+    if args.real:
+        pages = list(real_pages(SHARED_HTML))
+    else:
+        pages = list(generated_pages(args.pages, args.seed, args.chrome))
     html_bytes = sum(len(body) for _, _, body in pages)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "kremlin.db"
