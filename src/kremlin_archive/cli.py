@@ -80,6 +80,29 @@ def make_config(config_path: Path | None, db_path: Path | None, **overrides: Any
     return config
 
 
+def crawl_config(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    base_url: str | None,
+    site: str | None,
+    delay: float | None,
+    **overrides: Any,
+) -> Config:
+    """The config of a crawl or the service: the file, then the command line (an explicit
+    --delay is exact, without jitter; --base-url points one site's requests at a replica)."""
+    jitter = 0.0 if delay is not None else None
+    config = make_config(
+        config_path,
+        db_path,
+        log__level=log_level,
+        fetch__delay=delay,
+        fetch__jitter=jitter,
+        **overrides,
+    )
+    return with_base_url(config, base_url, site) if base_url else config
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kremlin-archive")
 def main() -> None:
@@ -125,12 +148,7 @@ def crawl(
     """
     from .crawl import CrawlOptions, run_crawl, stop_on_signals
 
-    jitter = 0.0 if delay is not None else None  # an explicit delay is exact
-    config = make_config(
-        config_path, db_path, log__level=log_level, fetch__delay=delay, fetch__jitter=jitter
-    )
-    if base_url:
-        config = with_base_url(config, base_url, site)
+    config = crawl_config(config_path, db_path, log_level, base_url, site, delay)
     options = CrawlOptions(
         limit=limit,
         ids=ids,
@@ -264,12 +282,17 @@ def serve(
     """
     from .service import run_service
 
-    exact = {"fetch__jitter": 0.0 if delay is not None else None, "fetch__delay": delay}
-    exact |= {"schedule__poll_interval": poll_interval}
-    exact |= {"schedule__poll_jitter": 0.0 if poll_interval is not None else None}
-    config = make_config(config_path, db_path, log__level=log_level, **exact)
-    if base_url:
-        config = with_base_url(config, base_url, site)
+    poll_jitter = 0.0 if poll_interval is not None else None  # an explicit interval is exact
+    config = crawl_config(
+        config_path,
+        db_path,
+        log_level,
+        base_url,
+        site,
+        delay,
+        schedule__poll_interval=poll_interval,
+        schedule__poll_jitter=poll_jitter,
+    )
     run_service(config)
 
 
