@@ -303,3 +303,20 @@ def test_sigterm_finishes_the_page_in_hand_records_the_run_and_the_next_run_resu
 
 def _event_requests(site) -> int:
     return len(site.requests_to("/events/president/news/6*"))
+
+
+def test_a_host_lost_mid_run_ends_the_run_with_its_counts(tmp_path):
+    clock = FakeClock()
+    with FakeSite(n_pages=30, seed=2) as site:
+        config = with_base_url(
+            load_config(None, database__path=str(tmp_path / "k.db"), fetch__retries=1),
+            site.url,
+        )
+        fetcher = Fetcher(config, sleep=clock.sleep, clock=clock)
+        lost = site.ids[5]
+        site.set_fault("reset", path=f"/events/president/news/{lost}")
+        with Archive(config.database.path) as archive, fetcher:
+            result = Crawler(config, archive, fetcher).run(CrawlOptions())
+    assert (result.new, result.failed) == (5, 1)  # five pages, then the lost one
+    assert result.failures[0][0].endswith(f"/{lost}")
+    assert "unreachable" in result.stopped[0] and not result.ok

@@ -113,8 +113,8 @@ class Crawler:
                 break
             try:
                 self._run_site(site, options, result)
-            except HostBlocked as exc:
-                logger.warning("host blocked site=%s reason=%s", site.name, exc)
+            except (HostBlocked, HostUnreachable) as exc:  # the other sites may still answer
+                logger.warning("site stopped site=%s reason=%s", site.name, exc)
                 result.stopped.append(f"{site.host}: {exc}")
             except FetchInterrupted:
                 break
