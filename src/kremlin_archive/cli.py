@@ -202,6 +202,39 @@ def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
         raise Failure(f"{failed} of {len(files)} file(s) are not event pages")
 
 
+@main.command("import")
+@config_options
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--captured-at",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="When the pages were saved (UTC); default: each file's modification time.",
+)
+@handle_errors
+def import_pages(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    paths: tuple[Path, ...],
+    captured_at: Any,
+) -> None:
+    """Archive saved event pages (files, or folders searched for .html) without network.
+
+    \b
+    Example:
+      kremlin-archive import saved/53016.html
+      kremlin-archive import mirror/en.kremlin.ru --captured-at 2020-08-28
+    """
+    from .crawl import run_import
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    stamp = captured_at.strftime("%Y-%m-%dT%H:%M:%SZ") if captured_at else None
+    result = run_import(config, paths, stamp)
+    click.echo(result.summary())
+    for path, reason in result.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+
+
 @main.command()
 @config_options
 @handle_errors

@@ -379,6 +379,97 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
     return result
 
 
+# importing saved pages ----------------------------------------------------------------
+
+IMPORT_SUFFIXES = (".html", ".htm")
+
+
+@dataclass
+class ImportResult:
+    imported: dict[str, int] = field(default_factory=dict)  # outcome -> files
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def summary(self) -> str:
+        done = ", ".join(f"{k} {self.imported.get(k, 0)}" for k in ("new", "changed", "unchanged"))
+        return f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
+
+    def counts(self, files: int) -> dict[str, int]:
+        """The run's counts: files found, and what they became (skipped files are not
+        failures: a mirror holds listings and tabs beside the event pages)."""
+        kept = {k: self.imported.get(k, 0) for k in ("new", "changed", "unchanged")}
+        return {"discovered": files, **kept, "failed": self.imported.get("error", 0)}
+
+
+def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """The HTML files named, and those below the folders named, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() in IMPORT_SUFFIXES)
+            yield from sorted(p for p in found if p.is_file())
+        else:
+            yield path
+
+
+def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None) -> ImportResult:
+    """Archive saved event pages (a browser's "save page", a wget mirror) without network,
+    each as a capture of source "import" taken at ``captured_at`` or, by default, at the
+    file's modification time. Files that are no event page are skipped with the reason,
+    and so is a file older than the archive's last capture of its page (import the oldest
+    first: versions follow one another in time)."""
+    config.database.path.parent.mkdir(parents=True, exist_ok=True)
+    result = ImportResult()
+    with (
+        hold_run_lock(config.database.path, config.schedule.lock_wait),
+        Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
+    ):
+        run_id = archive.start_run("import", utc_now())
+        files = sorted(iter_saved_pages(paths), key=lambda p: (captured_at or _mtime(p), str(p)))
+        try:
+            for path in files:
+                _import_file(archive, path, captured_at or _mtime(path), result)
+        except BaseException as exc:
+            archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
+            raise
+        archive.finish_run(run_id, utc_now(), result.counts(len(files)), None)
+    return result
+
+
+def _import_file(archive: Archive, path: Path, captured_at: str, result: ImportResult) -> None:
+    try:
+        body = path.read_bytes()
+        transcript = parse_event_page(body)
+    except OSError as exc:
+        result.skipped.append((str(path), f"cannot read: {exc.strerror}"))
+        return
+    except PageError as exc:
+        result.skipped.append((str(path), str(exc)))
+        return
+    if transcript.event_id is None or transcript.url is None:
+        result.skipped.append((str(path), "the page names neither its event id nor its URL"))
+        return
+    site = transcript.url.split("://", 1)[-1].split("/", 1)[0]
+    state = archive.page_state(site, transcript.event_id)
+    if state and state.last_checked_at and state.last_checked_at > captured_at:
+        reason = f"older than the archive's last capture of the page ({state.last_checked_at})"
+        result.skipped.append((str(path), reason))
+        return
+    capture = Capture(
+        site=site, event_id=transcript.event_id, url=transcript.url, captured_at=captured_at,
+        source="import", status=200, body=body, transcript=transcript,
+    )  # fmt: skip
+    outcome = archive.save_capture(capture)
+    result.imported[outcome] = result.imported.get(outcome, 0) + 1
+    logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
+
+
+def _mtime(path: Path) -> str:
+    try:
+        moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return utc_now()
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (the page in hand is finished and recorded) instead

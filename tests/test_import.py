@@ -1,0 +1,93 @@
+"""Importing saved pages (a browser's "save page", a wget mirror) through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fakesite import SHARED_HTML, FakeSite
+from runcli import kremlin
+
+
+def save(folder: Path, name: str, body: bytes, when: datetime) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(body)
+    stamp = when.replace(tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+def site() -> Iterator[FakeSite]:
+    site = FakeSite(n_pages=3, seed=4, extras=0)  # pages are rendered, never served
+    yield site
+    site.stop()
+
+
+def test_saved_pages_become_versions_in_the_order_they_were_saved(site, tmp_path):
+    page = site.news()[0]
+    first = site.render(page)
+    edited = site.render(site.edit_page(page.event_id))
+    save(tmp_path / "saved", "b.html", edited, datetime(2021, 3, 2, 9, 0))
+    save(tmp_path / "saved", "a.html", first, datetime(2021, 3, 1, 9, 0))
+    save(tmp_path / "saved", "notes.txt", b"not a page", datetime(2021, 3, 1))
+    db = tmp_path / "k.db"
+
+    result = kremlin("import", tmp_path / "saved", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported 2 (new 1, changed 1, unchanged 0), skipped 0"
+    assert rows(db, "SELECT seq, captured_at FROM versions ORDER BY seq") == [
+        (1, "2021-03-01T09:00:00Z"),
+        (2, "2021-03-02T09:00:00Z"),
+    ]
+    assert rows(db, "SELECT DISTINCT source FROM captures") == [("import",)]
+    shown = kremlin("show", str(page.event_id), "--version", "1", "--db", db)
+    assert shown.stdout.endswith("Text version\n")
+
+
+def test_a_file_older_than_the_archive_is_skipped_with_the_reason(site, tmp_path):
+    page = site.news()[1]
+    body = site.render(page)
+    db = tmp_path / "k.db"
+    newer = save(tmp_path, "new.html", body, datetime(2022, 1, 2))
+    assert kremlin("import", newer, "--db", db).returncode == 0
+    older = save(tmp_path, "old.html", body, datetime(2022, 1, 1))
+    again = kremlin("import", older, "--db", db)
+    assert "skipped 1" in again.stdout
+    assert f"skipped {older}: older than the archive's last capture" in again.stderr
+    assert rows(db, "SELECT count(*) FROM captures") == [(1,)]
+
+
+def test_captured_at_overrides_the_file_time(site, tmp_path):
+    path = save(tmp_path, "p.html", site.render(site.news()[2]), datetime(2023, 5, 5))
+    db = tmp_path / "k.db"
+    result = kremlin("import", path, "--captured-at", "2019-12-31T23:00", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT captured_at FROM captures") == [("2019-12-31T23:00:00Z",)]
+
+
+@pytest.mark.shared
+def test_the_real_saved_pages_import_and_the_rest_is_named(tmp_path):
+    if not SHARED_HTML.is_dir():
+        pytest.skip(f"real pages not found at {SHARED_HTML}")
+    db = tmp_path / "k.db"
+    result = kremlin("import", SHARED_HTML, "--db", db)
+    assert result.returncode == 0, result.stderr
+    events = {p.name.split("-")[2] for p in SHARED_HTML.glob("en-news-*-*.html")}
+    events -= {"list", "by"}
+    stored = {str(i) for (i,) in rows(db, "SELECT event_id FROM pages")}
+    assert stored == events
+    assert "53016-photos.html: not an event page" in result.stderr  # refused, named
+    print_variants = rows(db, "SELECT count(*) FROM captures WHERE outcome = 'unchanged'")
+    assert print_variants == [(2,)]  # the /print copies hold the same text as their pages
