@@ -3,6 +3,7 @@ real site, both served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import signal
@@ -320,3 +321,25 @@ def test_a_host_lost_mid_run_ends_the_run_with_its_counts(tmp_path):
     assert (result.new, result.failed) == (5, 1)  # five pages, then the lost one
     assert result.failures[0][0].endswith(f"/{lost}")
     assert "unreachable" in result.stopped[0] and not result.ok
+
+
+def test_renormalize_rederives_an_older_normalizers_versions_without_network(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site).returncode == 0
+    old = fake_site.ids[0]
+    with sqlite3.connect(db) as conn:  # as an older release of the normalizer left it
+        conn.execute("UPDATE pages SET normalizer_version = 0")
+        conn.execute(  # a leaked tooltip, and the hash of that text
+            "UPDATE versions SET text = text || ' Hollande Francois', text_sha256 = ?,"
+            " normalizer_version = 0 WHERE page_id = (SELECT id FROM pages WHERE event_id = ?)",
+            (hashlib.sha256(b"older text").hexdigest(), old),
+        )
+    fake_site.stop()  # no network from here on
+
+    result = kremlin("renormalize", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert "renormalized 1" in result.stdout
+    history = kremlin("history", str(old), "--db", db).stdout
+    assert "re-normalization" in history
+    assert query(db, "SELECT origin FROM versions WHERE seq = 2") == [("renormalize",)]
+    assert "renormalized 0" in kremlin("renormalize", "--db", db).stdout  # done once
