@@ -406,11 +406,10 @@ class _Renderer:
                     self._leave(exit_info)
                 node = element.next
                 continue
-            tag = node.tag
-            if tag == "-text":
+            if node.is_text_node:  # cheaper than reading the tag name
                 buf.append(node.text_content or "")
                 bold.append(self._bold_depth > 0)
-            elif tag and tag[0] != "-" and tag not in SKIPPED_TAGS:
+            elif (tag := node.tag) and tag[0] != "-" and tag not in SKIPPED_TAGS:
                 exit_info = self._enter(node, tag)
                 if exit_info is not None:
                     open_elements.append((node, exit_info))
@@ -459,9 +458,11 @@ class _Renderer:
     def _plain_paragraph(self, node: LexborNode) -> bool:
         """Fast path for the commonest element: a ``<p>`` holding one text node."""
         child = node.first_child
-        if child is None or child.tag != "-text" or child.next is not None:
+        if child is None or not child.is_text_node or child.next is not None:
             return False
-        self._add_line(child.text_content or "")
+        line = clean_text(child.text_content or "")
+        if line:
+            self.lines.append(line)
         self._flushes += 1
         return True
 
@@ -480,11 +481,10 @@ class _Renderer:
         outer_bold = self._bold_depth > 0
         child = node.first_child
         while child is not None:
-            tag = child.tag
-            if tag == "-text":
+            if child.is_text_node:
                 pieces.append(child.text_content or "")
                 flags.append(outer_bold)
-            elif tag and tag[0] != "-" and tag not in SKIPPED_TAGS:
+            elif (tag := child.tag) and tag[0] != "-" and tag not in SKIPPED_TAGS:
                 text = _simple_inline_text(child, tag)
                 if text is None:
                     return False
@@ -617,7 +617,7 @@ def _simple_inline_text(node: LexborNode, tag: str) -> str | None:
     child = node.first_child
     if child is None:
         return ""
-    if child.tag != "-text" or child.next is not None:
+    if not child.is_text_node or child.next is not None:
         return None
     return child.text_content or None
 
