@@ -636,6 +636,11 @@ def test_page_cut_after_the_article_still_renders() -> None:
         (b"<html><body><h1>404 Not Found</h1></body></html>", "no <article>"),
         (b'<html><body><article id="event-1"><p>x</p></article></body></html>', "read__content"),
         (b'<article><div class="read__content"><p>no title</p></div></article>', "title"),
+        (
+            b'<article id="event-1"><h1>Title outside</h1><div class="read__content">'
+            b"<p> </p><script>x</script></div></article>",
+            "renders no text",
+        ),
     ],
 )
 def test_bodies_that_are_not_event_pages_are_refused(body: bytes, reason: str) -> None:

@@ -28,7 +28,7 @@ from .errors import NotAnEventPage
 logger = logging.getLogger(__name__)
 
 #: Changes whenever the output for some page changes.
-NORMALIZER_VERSION = 2
+NORMALIZER_VERSION = 3
 
 # fmt: off
 BLOCK_TAGS = frozenset((
@@ -936,6 +936,8 @@ def _build(
     title = found.title or found.h1 or _first_h1_text(article)
     if not title:
         raise NotAnEventPage("event page without a title (h1)", url)
+    if not rendered.lines:
+        raise NotAnEventPage("the reading pane renders no text", url)
     language = _language(tree, article)
     canonical = _canonical_url(tree, language, _event_id(article, None), url)
     return Transcript(
