@@ -172,16 +172,12 @@ class Crawler:
             if self.stop.is_set() or failures == 2:
                 break
             url = base if number == 1 else f"{base}/page/{number}"
-            try:
-                page = self._fetch_walk_page(site, url, feed=False)
-            except (FeedError, FetchError) as exc:
-                if isinstance(exc, RUN_ENDERS):
-                    raise
-                logger.warning("listing failed site=%s url=%s error=%s", site.name, url, exc)
+            page = self._try_walk_page(site, url, feed=False)
+            if page is None:
                 failures += 1
                 continue
             failures = 0
-            fresh = [r for r in page.refs if self._wanted(site, r, {}, options)]
+            fresh = self._fresh(site, page, options)
             refs.extend(fresh)
             if page.next_url is None or self._walk_ends(page, len(fresh), options):
                 break
@@ -196,23 +192,35 @@ class Crawler:
         for number in range(1, self._page_budget(options) + 1):
             if self.stop.is_set():
                 break
-            try:
-                page = self._fetch_walk_page(site, url, feed=True)
-            except (FeedError, FetchError) as exc:
-                if isinstance(exc, RUN_ENDERS):
-                    raise
-                logger.warning("walk failed site=%s url=%s error=%s", site.name, url, exc)
-                if number == 1:
-                    return None
-                break
-            fresh = [r for r in page.refs if self._wanted(site, r, page.entries, options)]
+            page = self._try_walk_page(site, url, feed=True)
+            if page is None:
+                return None if number == 1 else refs
+            fresh = self._fresh(site, page, options)
             refs.extend(fresh)
-            for ref in fresh:
-                self.feed_entries.setdefault((site.host, ref.event_id), page.entries[ref.event_id])
             if page.next_url is None or self._walk_ends(page, len(fresh), options):
                 break
             url = page.next_url
         return refs
+
+    def _try_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage | None:
+        """One feed or listing page, or None when it failed (logged); the failures that
+        end the run go on up."""
+        try:
+            return self._fetch_walk_page(site, url, feed)
+        except (FeedError, FetchError) as exc:
+            if isinstance(exc, RUN_ENDERS):
+                raise
+            logger.warning("walk page failed site=%s url=%s error=%s", site.name, url, exc)
+            return None
+
+    def _fresh(self, site: SiteConfig, page: _WalkPage, options: CrawlOptions) -> list[EventRef]:
+        """The page's references to fetch; their feed entries are kept for the capture."""
+        fresh = [r for r in page.refs if self._wanted(site, r, page.entries, options)]
+        for ref in fresh:
+            if ref.event_id in page.entries:
+                key = (site.host, ref.event_id)
+                self.feed_entries.setdefault(key, page.entries[ref.event_id])
+        return fresh
 
     def _fetch_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage:
         response = self.fetcher.fetch(_on_mirror(site, url))
