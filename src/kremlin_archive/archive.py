@@ -193,7 +193,7 @@ class Capture:
     captured_at: str  # ISO-8601 UTC
     source: str  # "live", "replica" or "import"
     status: int | None = None  # HTTP status; None when nothing came back
-    body: bytes | None = None  # raw body as received (200 only)
+    body: bytes | None = None  # raw body of a 200, kept also when the page was refused
     etag: str | None = None
     last_modified: str | None = None
     transcript: Transcript | None = None  # set for a 200 that normalized
