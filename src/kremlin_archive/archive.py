@@ -73,7 +73,6 @@ from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
-ORIGINS = ("site", "renormalize")
 #: Fields compared (white space folded) to tell versions apart; "body" is the rest.
 COMPARED_FIELDS = (
     "title",
@@ -443,10 +442,6 @@ class Archive:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-
-    def _one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
-        with self._errors():
-            return self.conn.execute(sql, params).fetchone()
 
     def _all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with self._errors():

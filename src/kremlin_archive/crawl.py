@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .archive import Archive, Capture, PageState
+from .archive import RUN_COUNTS, Archive, Capture, PageState, utc_now
 from .config import Config, SiteConfig
 from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
 from .errors import (
@@ -77,8 +77,7 @@ class CrawlResult:
         return self.failed == 0 and not self.stopped
 
     def counts(self) -> dict[str, int]:
-        names = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
-        return {n: getattr(self, n) for n in names}
+        return {n: getattr(self, n) for n in RUN_COUNTS}
 
     def summary(self) -> str:
         unchanged = self.unchanged + self.not_modified
@@ -86,10 +85,6 @@ class CrawlResult:
             f"discovered {self.discovered}, new {self.new}, changed {self.changed}, "
             f"unchanged {unchanged}, gone {self.gone}, failed {self.failed}"
         )
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -105,7 +100,6 @@ class Crawler:
     states: dict[tuple[str, int], PageState | None] = field(default_factory=dict)
 
     def run(self, options: CrawlOptions) -> CrawlResult:
-        check_urls(self.config, options.urls)
         result = CrawlResult()
         self.states.clear()
         for site in self.config.enabled_sites:
@@ -338,7 +332,7 @@ def _capture_from(response: Response, base: Capture, archived: bool) -> Capture:
     if response.status != 200:
         return replace(base, **meta)
     try:
-        transcript = parse_event_page(response.text, base.url)
+        transcript = parse_event_page(response.body, base.url)  # decoded as a replay would
     except PageError as exc:
         return replace(base, **meta, body=response.body, error=str(exc))
     if transcript.event_id not in (None, base.event_id):

@@ -24,7 +24,6 @@ from selectolax.lexbor import LexborHTMLParser
 from .errors import FeedError
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-TAB_SUFFIXES = ("print", "photos", "videos")
 
 _EVENT_PATH = re.compile(
     r"^/events/president/(?P<section>[a-z][a-z_-]*)/(?P<id>\d+)(?:/(?:print|photos|videos))?/?$"

@@ -45,7 +45,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .archive import Archive
+from .archive import RUN_COUNTS, Archive
 from .config import Config, ScheduleConfig
 from .crawl import CrawlOptions, CrawlResult, run_crawl
 from .errors import KremlinArchiveError, NotArchived, RunLockHeld
@@ -503,9 +503,6 @@ def _render_service(state: dict[str, Any] | None) -> str:
         return "service   not running"
     nexts = ", ".join(f"next {job} {at or '-'}" for job, at in state["next_run_at"].items())
     return f"service   running pid={state['pid']} since {state['started_at']}; {nexts}"
-
-
-RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
 
 
 # the state file and the service lock -----------------------------------------------------
