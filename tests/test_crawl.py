@@ -343,3 +343,12 @@ def test_renormalize_rederives_an_older_normalizers_versions_without_network(fak
     assert "re-normalization" in history
     assert query(db, "SELECT origin FROM versions WHERE seq = 2") == [("renormalize",)]
     assert "renormalized 0" in kremlin("renormalize", "--db", db).stdout  # done once
+
+
+@pytest.mark.parametrize("command", [["crawl", "--id", "1"], ["import", "."], ["serve"]])
+def test_a_database_path_that_cannot_be_made_is_a_clear_error(tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = kremlin(*command, "--db", blocker / "kremlin.db", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot create" in result.stderr and "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from .archive import RUN_COUNTS, Archive, Capture, PageState, utc_now
 from .config import Config, SiteConfig
 from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
 from .errors import (
+    ArchiveError,
     ConfigError,
     FeedError,
     FetchError,
@@ -356,7 +357,6 @@ def run_crawl(
     config: Config, options: CrawlOptions, *, stop: threading.Event | None = None
 ) -> CrawlResult:
     """One whole run with the run lock held and the run recorded in the runs table."""
-    config.database.path.parent.mkdir(parents=True, exist_ok=True)
     check_urls(config, options.urls)
     stop = stop or threading.Event()
     with (
@@ -418,7 +418,6 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
     file's modification time. Files that are no event page are skipped with the reason,
     and so is a file older than the archive's last capture of its page (import the oldest
     first: versions follow one another in time)."""
-    config.database.path.parent.mkdir(parents=True, exist_ok=True)
     result = ImportResult()
     with (
         hold_run_lock(config.database.path, config.schedule.lock_wait),
@@ -492,16 +491,34 @@ def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 
 
+RUN_LOCK_BUSY = (
+    "another crawl is running on this database ({holder}); wait for it to finish, "
+    "or stop it (lock file {path})"
+)
+
+
+def hold_run_lock(db_path: Path, wait: float = 0.0) -> AbstractContextManager[None]:
+    """One crawl per database at a time, across processes (``<db>.lock``)."""
+    return hold_lock(lock_path(db_path), wait, RUN_LOCK_BUSY)
+
+
 @contextmanager
-def hold_run_lock(db_path: Path, wait: float = 0.0) -> Iterator[None]:
-    """One crawl per database at a time, across processes (``flock`` on ``<db>.lock``).
+def hold_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (its folder made if needed), waiting up to
+    ``wait`` seconds; else RunLockHeld with ``busy``, whose {holder} and {path} are filled.
 
     The kernel releases the lock when its holder dies, so a lock left by a killed process
-    is simply taken over; the file's text only names the holder for the error message."""
-    path = lock_path(db_path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    is simply taken over; the file's text only names the holder for the message."""
     try:
-        _acquire(fd, path, wait)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot create {path}: {exc.strerror}; check the database path (--db or "
+            "database.path) and that its folder is writable"
+        ) from None
+    try:
+        _acquire(fd, path, wait, busy)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid={os.getpid()} since={utc_now()}\n".encode())
         yield
@@ -509,7 +526,7 @@ def hold_run_lock(db_path: Path, wait: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(fd: int, path: Path, wait: float) -> None:
+def _acquire(fd: int, path: Path, wait: float, busy: str) -> None:
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -518,10 +535,7 @@ def _acquire(fd: int, path: Path, wait: float) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 holder = path.read_text(errors="replace").strip() or "unknown holder"
-                raise RunLockHeld(
-                    f"another crawl is running on this database ({holder}); "
-                    f"wait for it to finish, or stop it (lock file {path})"
-                ) from None
+                raise RunLockHeld(busy.format(holder=holder, path=path)) from None
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 

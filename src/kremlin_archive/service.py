@@ -20,14 +20,12 @@ While it runs, the service keeps ``<db>.service.json`` (pid and next run times) 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +45,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .archive import RUN_COUNTS, Archive
 from .config import Config, ScheduleConfig
-from .crawl import CrawlOptions, CrawlResult, run_crawl
-from .errors import KremlinArchiveError, NotArchived, RunLockHeld
+from .crawl import CrawlOptions, CrawlResult, hold_lock, run_crawl
+from .errors import KremlinArchiveError, NotArchived
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +289,6 @@ class Service:
 
 def run_service(config: Config) -> None:
     """``kremlin-archive serve``: one service per database, until SIGTERM or SIGINT."""
-    config.database.path.parent.mkdir(parents=True, exist_ok=True)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     with hold_service_lock(config.database.path):
@@ -543,23 +540,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-@contextmanager
-def hold_service_lock(db_path: Path) -> Iterator[None]:
-    """One service per database (``flock`` on ``<db>.service.lock``; the kernel frees it
-    when the holder dies, so a killed service's lock is simply taken over)."""
-    path = service_lock_path(db_path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = path.read_text(errors="replace").strip() or "unknown holder"
-            raise RunLockHeld(
-                f"a service is already running on this database ({holder}); stop it first "
-                f"(lock file {path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid={os.getpid()} since={format_stamp(utc_clock())}\n".encode())
-        yield
-    finally:
-        os.close(fd)
+SERVICE_LOCK_BUSY = (
+    "a service is already running on this database ({holder}); stop it first (lock file {path})"
+)
+
+
+def hold_service_lock(db_path: Path) -> contextlib.AbstractContextManager[None]:
+    """One service per database (``<db>.service.lock``; a killed service's lock is simply
+    taken over)."""
+    return hold_lock(service_lock_path(db_path), 0.0, SERVICE_LOCK_BUSY)
