@@ -247,10 +247,10 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     Example:
       kremlin-archive renormalize --db archive/kremlin.db
     """
-    from .archive import Archive
+    from .lookup import open_archive
 
     config = make_config(config_path, db_path, log__level=log_level)
-    with Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive:
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
         counts = archive.renormalize()
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 

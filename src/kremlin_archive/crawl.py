@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .archive import RUN_COUNTS, Archive, Capture, PageState, utc_now
 from .config import Config, SiteConfig
@@ -424,10 +425,13 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
         Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
     ):
         run_id = archive.start_run("import", utc_now())
-        files = sorted(iter_saved_pages(paths), key=lambda p: (captured_at or _mtime(p), str(p)))
+        files = sorted(
+            ((p, captured_at or _mtime(p)) for p in iter_saved_pages(paths)),
+            key=lambda pair: (pair[1], str(pair[0])),
+        )
         try:
-            for path in files:
-                _import_file(archive, path, captured_at or _mtime(path), result)
+            for path, stamp in files:
+                _import_file(config, archive, path, stamp, result)
         except BaseException as exc:
             archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
             raise
@@ -435,7 +439,9 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
     return result
 
 
-def _import_file(archive: Archive, path: Path, captured_at: str, result: ImportResult) -> None:
+def _import_file(
+    config: Config, archive: Archive, path: Path, captured_at: str, result: ImportResult
+) -> None:
     try:
         body = path.read_bytes()
         transcript = parse_event_page(body)
@@ -448,15 +454,20 @@ def _import_file(archive: Archive, path: Path, captured_at: str, result: ImportR
     if transcript.event_id is None or transcript.url is None:
         result.skipped.append((str(path), "the page names neither its event id nor its URL"))
         return
-    site = transcript.url.split("://", 1)[-1].split("/", 1)[0]
-    state = archive.page_state(site, transcript.event_id)
+    parts = urlsplit(transcript.url)
+    site = config.site_for_host(parts.netloc)
+    if site is None:
+        result.skipped.append((str(path), f"a page of {parts.netloc}, not a configured site"))
+        return
+    state = archive.page_state(site.host, transcript.event_id)
     if state and state.last_checked_at and state.last_checked_at > captured_at:
         reason = f"older than the archive's last capture of the page ({state.last_checked_at})"
         result.skipped.append((str(path), reason))
         return
     capture = Capture(
-        site=site, event_id=transcript.event_id, url=transcript.url, captured_at=captured_at,
-        source="import", status=200, body=body, transcript=transcript,
+        site=site.host, event_id=transcript.event_id, url=site.url + parts.path,
+        captured_at=captured_at, source="import", status=200, body=body,
+        transcript=transcript,
     )  # fmt: skip
     outcome = archive.save_capture(capture)
     result.imported[outcome] = result.imported.get(outcome, 0) + 1
