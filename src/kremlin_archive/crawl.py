@@ -226,7 +226,7 @@ class Crawler:
             parsed = parse_feed(response.body, response.url, site.url)
             updated = {e.ref.event_id: e for e in parsed.entries}
             return _WalkPage([e.ref for e in parsed.entries], updated, parsed.next_url)
-        listing = parse_listing(response.body, response.url, site.url)
+        listing = parse_listing(response.text, response.url, site.url)  # decoded once
         return _WalkPage(listing.refs, {}, listing.next_url)
 
     def _page_budget(self, options: CrawlOptions) -> int:

@@ -317,7 +317,7 @@ def last_run_id(config: Config) -> int | None:
         return 0
     try:
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-            return _read(archive).execute("select coalesce(max(id), 0) from runs").fetchone()[0]
+            return archive.conn.execute("select coalesce(max(id), 0) from runs").fetchone()[0]
     except Exception as exc:
         logger.warning("runs unreadable db=%s error=%r", db.path, exc)
         return None
@@ -350,7 +350,7 @@ def record_failed_run(
 
 def run_recorded_after(archive: Archive, trigger: str, run_id: int, pid: int) -> bool:
     sql = "select count(*) from runs where trigger = ? and pid = ? and id > ?"
-    return bool(_read(archive).execute(sql, [trigger, pid, run_id]).fetchone()[0])
+    return bool(archive.conn.execute(sql, [trigger, pid, run_id]).fetchone()[0])
 
 
 RECHECK_SQL = """
@@ -366,14 +366,8 @@ from pages p"""
 def load_recheck_candidates(archive: Archive) -> list[RecheckCandidate]:
     """Every archived page with its age (the event's date, else when it was first seen) and
     its last fetch attempt (a page that keeps failing waits its turn like the others)."""
-    rows = _read(archive).execute(RECHECK_SQL)
+    rows = archive.conn.execute(RECHECK_SQL)
     return [RecheckCandidate(s, int(i), born, checked, bool(g)) for s, i, born, checked, g in rows]
-
-
-def _read(archive: Archive) -> Any:
-    """The archive's read connection (sqlite3-compatible ``execute``)."""
-    db = archive.db
-    return getattr(db, "conn", db)
 
 
 # status ----------------------------------------------------------------------------------
@@ -388,7 +382,7 @@ def gather_status(config: Config) -> dict[str, Any]:
     if not db.path.exists():
         raise NotArchived(f"no archive at {db.path} (run crawl or serve first)")
     with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-        conn = _read(archive)
+        conn = archive.conn
         status: dict[str, Any] = {"database": str(db.path)}
         status["database_bytes"] = database_bytes(db.path)
         status |= count_pages(conn)
