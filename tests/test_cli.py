@@ -53,11 +53,3 @@ def test_config_defaults_round_trip(tmp_path):
     checked = CliRunner().invoke(main, ["config", "--config", str(path)])
     assert checked.exit_code == 0
     assert '"delay": 5.0' in checked.output
-
-
-def test_renormalize_of_a_missing_archive_is_an_error_and_creates_nothing(tmp_path):
-    db = tmp_path / "none.db"
-    result = CliRunner().invoke(main, ["renormalize", "--db", str(db)])
-    assert result.exit_code == 1
-    assert "no archive at" in result.output
-    assert not db.exists()

@@ -219,12 +219,26 @@ def test_show_at_rejects_what_is_not_a_date(dated):
     assert "not an ISO date or datetime" in result.output
 
 
-def test_reading_a_missing_database_does_not_create_one(tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["show", "1"],
+        ["history", "1"],
+        ["search", "x"],
+        ["renormalize"],
+        ["status"],
+        ["export", "--format", "jsonl", "--out", "out"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_reading_a_missing_database_does_not_create_one(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)  # where export's relative --out would go
     db = tmp_path / "none.db"
-    result = CliRunner().invoke(main, ["list", "--db", str(db)])
+    result = CliRunner().invoke(main, [*command, "--db", str(db)])
     assert result.exit_code == 1
     assert "no archive at" in result.output
-    assert not db.exists()
+    assert list(tmp_path.iterdir()) == []  # no database, no lock, no export folder
 
 
 # --------------------------------------------------------------------------- history
