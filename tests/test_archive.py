@@ -18,7 +18,7 @@ import pytest
 
 from archive_writer import plan
 from fakesite import generate_page, render_event_page
-from kremlin_archive.archive import Archive, Capture, event_ref
+from kremlin_archive.archive import Archive, Capture, event_ref, migrations
 from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotArchived
 from kremlin_archive.normalize import NORMALIZER_VERSION, Transcript, Turn, parse_event_page
 
@@ -64,6 +64,23 @@ def test_same_page_twice_adds_no_version_and_no_raw_page(archive, page):
     assert state.last_checked_at == "2024-01-02T10:00:00Z"
     assert state.last_changed_at == "2024-01-01T10:00:00Z"
     assert state.etag == '"b"' and state.versions == 1
+
+
+def test_a_capture_keeps_where_its_bytes_came_from(archive, page):
+    headers = '{"status_line": "HTTP/1.1 200 OK", "headers": [["Content-Type", "text/html"]]}'
+    memento = f"https://web.archive.org/web/20200101000000id_/{page.url}"
+    provenance = {
+        "source_url": memento,
+        "fetched_url": memento,
+        "http_headers": headers,
+        "site_updated_at": "2019-12-31T21:00:00Z",
+    }
+    archive.save_capture(capture_of(page, "2020-01-01T00:00:00Z", **provenance))
+    plain = capture_of(page, "2020-01-02T00:00:00Z")
+    archive.save_capture(plain)
+    newest, oldest = archive.captures(SITE, page.event_id)
+    assert {name: oldest[name] for name in provenance} == provenance
+    assert all(newest[name] is None for name in provenance)
 
 
 def test_whitespace_only_change_is_unchanged_but_keeps_the_new_body(archive, page):
@@ -291,12 +308,15 @@ def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
             mode = archive.conn.execute("PRAGMA journal_mode").fetchone()[0]
             keys = archive.conn.execute("PRAGMA foreign_keys").fetchone()[0]
             synchronous = archive.conn.execute("PRAGMA synchronous").fetchone()[0]
-    assert names == [
+            pending = migrations.pending(archive.db)
+    assert names[:5] == [
         "001_initial_schema",
         "002_drop_captures_raw_index",
         "003_pages_feed_updated",
         "004_browsing_views",
+        "005_capture_provenance",
     ]
+    assert len(names) == len(set(names)) and not pending  # every migration applied, once
     assert (mode, keys, synchronous) == ("wal", 1, 1)  # synchronous 1 is NORMAL
 
 

@@ -21,7 +21,8 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
           ├──< captures         every fetch attempt, small (no body)
           │    id, page_id, run_id -> runs, captured_at, source (live/replica/import),
           │    http_status, outcome (OUTCOMES), status_change ("gone"/"back"/NULL),
-          │    raw_sha256 -> raw_pages, bytes, error, version_id -> versions
+          │    raw_sha256 -> raw_pages, bytes, error, version_id -> versions,
+          │    source_url, fetched_url, http_headers (JSON), site_updated_at
           │
           └──< versions         append-only; seq 1, 2, 3… per page, never updated
                id, page_id, seq, origin ("site" edit / "renormalize"), captured_at,
@@ -136,6 +137,17 @@ def _migration_004(db: Database) -> None:
     )
 
 
+@migrations(name="005_capture_provenance")
+def _migration_005(db: Database) -> None:
+    """Where each capture's bytes came from, so that a capture read from the Wayback
+    Machine, a WARC file or a saved file can be traced and re-exported: the address read
+    (``source_url``) when it is not the page URL, the URL actually requested
+    (``fetched_url``), the HTTP status line and headers received (``http_headers``, JSON)
+    and the page's own "Last updated at" stamp (``site_updated_at``, ISO UTC)."""
+    for column in ("source_url", "fetched_url", "http_headers", "site_updated_at"):
+        db.execute(f"ALTER TABLE captures ADD COLUMN {column} TEXT")
+
+
 _PAGE_ROW = (
     "SELECT p.*, (SELECT v.id FROM versions v WHERE v.page_id = p.id ORDER BY v.seq DESC"
     " LIMIT 1) AS version_id FROM pages p WHERE p.site = ? AND p.event_id = ?"
@@ -200,6 +212,10 @@ class Capture:
     normalizer_version: int = NORMALIZER_VERSION  # the normalizer that made ``transcript``
     feed_updated: str | None = None  # the feed entry's <updated> that led to this capture
     feed_updated_utc: str | None = None
+    source_url: str | None = None  # where the bytes were read, when not ``url``
+    fetched_url: str | None = None  # the URL actually requested
+    http_headers: str | None = None  # JSON {"status_line": ..., "headers": [[name, value]]}
+    site_updated_at: str | None = None  # the page's "Last updated at", ISO-8601 UTC
 
 
 @dataclass(frozen=True)
@@ -601,6 +617,10 @@ class Archive:
             "bytes": len(capture.body) if capture.body is not None else None,
             "error": error,
             "version_id": version_id,
+            "source_url": capture.source_url,
+            "fetched_url": capture.fetched_url,
+            "http_headers": capture.http_headers,
+            "site_updated_at": capture.site_updated_at,
         }
         self._insert("captures", row)
 
