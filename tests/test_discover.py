@@ -10,7 +10,6 @@ from kremlin_archive.discover import (
     parse_event_url,
     parse_feed,
     parse_listing,
-    to_utc,
 )
 from kremlin_archive.errors import FeedError
 
@@ -57,12 +56,6 @@ URL_CASES = {
 @pytest.mark.parametrize("url, expected", URL_CASES.values(), ids=URL_CASES.keys())
 def test_parse_event_url_maps_links_onto_the_canonical_event(url, expected):
     assert parse_event_url(url, SITE) == expected
-
-
-def test_times_convert_to_utc_by_the_given_offset():
-    assert to_utc("2020-08-27T20:09:44+04:00") == "2020-08-27T16:09:44Z"
-    assert to_utc("2020-01-01T02:00:00+04:00") == "2019-12-31T22:00:00Z"
-    assert to_utc("not a time") is None
 
 
 # --- the real feeds and listing pages ------------------------------------------------------

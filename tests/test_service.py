@@ -23,9 +23,7 @@ from kremlin_archive.service import (
     Service,
     build_triggers,
     gather_status,
-    hold_service_lock,
     job_options,
-    parse_stamp,
     read_state,
     recheck_due,
     render_status,
@@ -137,14 +135,6 @@ def test_recheck_policy_follows_the_configured_ages(schedule):
     assert recheck_due([page(ago(hours=20), ago(hours=7))], NOW, schedule) != []
 
 
-def test_stamps_parse_as_utc():
-    assert parse_stamp("2024-05-01T15:00:00+03:00") == NOW
-    assert parse_stamp("2024-05-01T12:00:00Z") == NOW
-    assert parse_stamp("2024-05-01") == NOW.replace(hour=0)
-    assert parse_stamp("soon") is None
-    assert parse_stamp(None) is None
-
-
 # the jobs --------------------------------------------------------------------------------
 
 
@@ -219,7 +209,7 @@ def test_a_signal_before_the_scheduler_is_up_ends_serve_without_a_job(config):
     assert not state_path(config.database.path).exists()
 
 
-# the state file and the service lock -----------------------------------------------------
+# the state file -------------------------------------------------------------------------
 
 
 def test_state_of_a_dead_service_is_ignored(tmp_path):
@@ -230,15 +220,6 @@ def test_state_of_a_dead_service_is_ignored(tmp_path):
     assert read_state(path) is None
     path.write_text("{half", encoding="utf-8")
     assert read_state(path) is None
-
-
-def test_second_service_on_a_database_is_refused_naming_the_first(tmp_path):
-    db = tmp_path / "a.db"
-    held = rf"pid={os.getpid()} since="
-    with hold_service_lock(db), pytest.raises(RunLockHeld, match=held), hold_service_lock(db):
-        pass
-    with hold_service_lock(db):  # released: taken again
-        pass
 
 
 # with the real archive and the fake site --------------------------------------------------

@@ -62,7 +62,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,6 +69,7 @@ from sqlite_utils import Database, Migrations
 
 from .errors import ArchiveError, DatabaseBusy, NotArchived, PageError
 from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
+from .timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -267,10 +267,6 @@ class Version:
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -225,10 +225,11 @@ def import_pages(
       kremlin-archive import saved/53016.html
       kremlin-archive import mirror/en.kremlin.ru --captured-at 2020-08-28
     """
-    from .crawl import run_import
+    from .importer import run_import
+    from .timeutil import format_utc
 
     config = make_config(config_path, db_path, log__level=log_level)
-    stamp = captured_at.strftime("%Y-%m-%dT%H:%M:%SZ") if captured_at else None
+    stamp = format_utc(captured_at) if captured_at else None
     result = run_import(config, paths, stamp)
     click.echo(result.summary())
     for path, reason in result.skipped:

@@ -9,24 +9,18 @@ ends that site's part of the run with a clear reason.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from pathlib import Path
-from urllib.parse import urlsplit
+from datetime import date
 
-from .archive import RUN_COUNTS, Archive, Capture, PageState, utc_now
+from .archive import RUN_COUNTS, Archive, Capture, PageState
 from .config import Config, SiteConfig
 from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
 from .errors import (
-    ArchiveError,
     ConfigError,
     FeedError,
     FetchError,
@@ -34,10 +28,11 @@ from .errors import (
     HostBlocked,
     HostUnreachable,
     PageError,
-    RunLockHeld,
 )
 from .fetch import Fetcher, Response
+from .locks import hold_run_lock
 from .normalize import parse_event_page
+from .timeutil import stamp_key, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -382,106 +377,6 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
     return result
 
 
-# importing saved pages ----------------------------------------------------------------
-
-IMPORT_SUFFIXES = (".html", ".htm")
-
-
-@dataclass
-class ImportResult:
-    imported: dict[str, int] = field(default_factory=dict)  # outcome -> files
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-
-    def summary(self) -> str:
-        done = ", ".join(f"{k} {self.imported.get(k, 0)}" for k in ("new", "changed", "unchanged"))
-        return f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
-
-    def counts(self, files: int) -> dict[str, int]:
-        """The run's counts: files found, and what they became (skipped files are not
-        failures: a mirror holds listings and tabs beside the event pages)."""
-        kept = {k: self.imported.get(k, 0) for k in ("new", "changed", "unchanged")}
-        return {"discovered": files, **kept, "failed": self.imported.get("error", 0)}
-
-
-def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
-    """The HTML files named, and those below the folders named, in a stable order."""
-    for path in paths:
-        if path.is_dir():
-            found = (p for p in path.rglob("*") if p.suffix.lower() in IMPORT_SUFFIXES)
-            yield from sorted(p for p in found if p.is_file())
-        else:
-            yield path
-
-
-def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None) -> ImportResult:
-    """Archive saved event pages (a browser's "save page", a wget mirror) without network,
-    each as a capture of source "import" taken at ``captured_at`` or, by default, at the
-    file's modification time. Files that are no event page are skipped with the reason,
-    and so is a file older than the archive's last capture of its page (import the oldest
-    first: versions follow one another in time)."""
-    result = ImportResult()
-    with (
-        hold_run_lock(config.database.path, config.schedule.lock_wait),
-        Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
-    ):
-        run_id = archive.start_run("import", utc_now())
-        files = sorted(
-            ((p, captured_at or _mtime(p)) for p in iter_saved_pages(paths)),
-            key=lambda pair: (pair[1], str(pair[0])),
-        )
-        try:
-            for path, stamp in files:
-                _import_file(config, archive, path, stamp, result)
-        except BaseException as exc:
-            archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
-            raise
-        archive.finish_run(run_id, utc_now(), result.counts(len(files)), None)
-    return result
-
-
-def _import_file(
-    config: Config, archive: Archive, path: Path, captured_at: str, result: ImportResult
-) -> None:
-    try:
-        body = path.read_bytes()
-        transcript = parse_event_page(body)
-    except OSError as exc:
-        result.skipped.append((str(path), f"cannot read: {exc.strerror}"))
-        return
-    except PageError as exc:
-        result.skipped.append((str(path), str(exc)))
-        return
-    if transcript.event_id is None or transcript.url is None:
-        result.skipped.append((str(path), "the page names neither its event id nor its URL"))
-        return
-    parts = urlsplit(transcript.url)
-    site = config.site_for_host(parts.netloc)
-    if site is None:
-        result.skipped.append((str(path), f"a page of {parts.netloc}, not a configured site"))
-        return
-    state = archive.page_state(site.host, transcript.event_id)
-    if state and state.last_checked_at and state.last_checked_at > captured_at:
-        reason = f"older than the archive's last capture of the page ({state.last_checked_at})"
-        result.skipped.append((str(path), reason))
-        return
-    capture = Capture(
-        site=site.host, event_id=transcript.event_id, url=site.url + parts.path,
-        captured_at=captured_at, source="import", status=200, body=body,
-        transcript=transcript,
-    )  # fmt: skip
-    outcome = archive.save_capture(capture)
-    result.imported[outcome] = result.imported.get(outcome, 0) + 1
-    logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
-
-
-def _mtime(path: Path) -> str:
-    try:
-        moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except OSError:
-        return utc_now()
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (the page in hand is finished and recorded) instead
@@ -493,61 +388,6 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-# the run lock ----------------------------------------------------------------------------
-
-
-def lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".lock")
-
-
-RUN_LOCK_BUSY = (
-    "another crawl is running on this database ({holder}); wait for it to finish, "
-    "or stop it (lock file {path})"
-)
-
-
-def hold_run_lock(db_path: Path, wait: float = 0.0) -> AbstractContextManager[None]:
-    """One crawl per database at a time, across processes (``<db>.lock``)."""
-    return hold_lock(lock_path(db_path), wait, RUN_LOCK_BUSY)
-
-
-@contextmanager
-def hold_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (its folder made if needed), waiting up to
-    ``wait`` seconds; else RunLockHeld with ``busy``, whose {holder} and {path} are filled.
-
-    The kernel releases the lock when its holder dies, so a lock left by a killed process
-    is simply taken over; the file's text only names the holder for the message."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ArchiveError(
-            f"cannot create {path}: {exc.strerror}; check the database path (--db or "
-            "database.path) and that its folder is writable"
-        ) from None
-    try:
-        _acquire(fd, path, wait, busy)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid={os.getpid()} since={utc_now()}\n".encode())
-        yield
-    finally:
-        os.close(fd)
-
-
-def _acquire(fd: int, path: Path, wait: float, busy: str) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = path.read_text(errors="replace").strip() or "unknown holder"
-                raise RunLockHeld(busy.format(holder=holder, path=path)) from None
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 
 # helpers ---------------------------------------------------------------------------------
@@ -570,7 +410,7 @@ def _updated_since(entry: FeedEntry, state: PageState) -> bool:
     if not entry.updated_utc:
         return False
     seen = state.feed_updated_utc or state.last_checked_at or ""
-    return _iso_key(entry.updated_utc) > _iso_key(seen)
+    return stamp_key(entry.updated_utc) > stamp_key(seen)
 
 
 def _unique(refs: list[EventRef]) -> list[EventRef]:
@@ -605,8 +445,3 @@ def _entry_day(entry: FeedEntry) -> date | None:
         return date.fromisoformat(stamp[:10]) if stamp else None
     except ValueError:
         return None
-
-
-def _iso_key(stamp: str) -> str:
-    """ISO-8601 UTC stamps compare as text once the trailing zone is made uniform."""
-    return stamp.replace("+00:00", "Z")

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from .errors import FeedError
+from .timeutil import to_utc
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -195,20 +195,6 @@ def _text(node: ET.Element, name: str) -> str | None:
     if child is None or child.text is None:
         return None
     return child.text.strip() or None
-
-
-def to_utc(stamp: str | None) -> str | None:
-    """``2020-08-27T20:09:44+04:00`` -> ``2020-08-27T16:09:44Z`` (by the given offset;
-    a stamp without one is taken as UTC). None when it is not a timestamp."""
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- listing pages ------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from .errors import (
     RobotsDisallowed,
     TruncatedResponse,
 )
+from .timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -348,7 +349,7 @@ class Fetcher:
             text=text,
             etag=raw.headers.get("etag"),
             last_modified=raw.headers.get("last-modified"),
-            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            fetched_at=utc_now(),
             headers=raw.headers,
         )
         marker = looks_blocked(response)

@@ -18,13 +18,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .archive import Archive, PageState, Version, migrations
 from .discover import parse_event_url
 from .errors import ArchiveError, NotArchived
+from .timeutil import format_utc, parse_utc, stamp_key
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ def _numbered(found: list[Version], seq: int, page: PageState) -> Version:
 
 
 def _current_at(found: list[Version], at: datetime, page: PageState) -> Version:
-    stamp = iso_utc(at)
-    earlier = [v for v in found if _stamp_key(v.captured_at) <= stamp]
+    stamp = format_utc(at)
+    earlier = [v for v in found if stamp_key(v.captured_at) <= stamp]
     if not earlier:
         raise NotArchived(
             f"{page.site} event {page.event_id} was first archived at "
@@ -206,27 +207,10 @@ def parse_moment(text: str) -> datetime:
     """An ISO date or datetime (UTC unless it says otherwise) as an aware datetime; a date
     alone means the end of that day. ValueError for anything else."""
     text = text.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not an ISO date or datetime: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    """``moment`` as ISO-8601 UTC with a Z; a naive datetime is taken as UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _stamp_key(stamp: str) -> str:
-    """Stored stamps compare as text once their zone is written as Z and their fraction
-    dropped: ``2020-08-27T16:00:00.123+00:00`` -> ``2020-08-27T16:00:00Z``."""
-    return stamp[:19] + "Z"
+    moment = parse_utc(text)
+    if moment is None:
+        raise ValueError(f"not an ISO date or datetime: {text!r}")
+    return moment.replace(hour=23, minute=59, second=59) if len(text) == 10 else moment
 
 
 def pick_pair(
@@ -262,7 +246,7 @@ def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
         for c in captures
         if c["status_change"]
     ]
-    entries.sort(key=lambda item: (_stamp_key(item[0]), item[1]))
+    entries.sort(key=lambda item: (stamp_key(item[0]), item[1]))
     return [entry for _, _, entry in entries]
 
 

@@ -45,36 +45,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .archive import RUN_COUNTS, Archive
 from .config import Config, ScheduleConfig
-from .crawl import CrawlOptions, CrawlResult, hold_lock, run_crawl
+from .crawl import CrawlOptions, CrawlResult, run_crawl
 from .errors import KremlinArchiveError, NotArchived
+from .locks import hold_service_lock
+from .timeutil import format_utc, parse_utc, utc_clock
 
 logger = logging.getLogger(__name__)
 
 JOBS = ("poll", "recheck")
-STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Clock = Callable[[], datetime]
 Crawl = Callable[..., CrawlResult]
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(STAMP_FORMAT)
-
-
-def parse_stamp(stamp: str | None) -> datetime | None:
-    """An ISO-8601 stamp or day as an aware UTC datetime (a bare day or time counts as UTC)."""
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # the recheck policy ----------------------------------------------------------------------
@@ -104,10 +86,10 @@ def recheck_every(age: timedelta | None, schedule: ScheduleConfig, gone: bool = 
 
 
 def is_due(page: RecheckCandidate, now: datetime, schedule: ScheduleConfig) -> bool:
-    checked = parse_stamp(page.last_checked_at)
+    checked = parse_utc(page.last_checked_at)
     if checked is None:
         return True
-    born = parse_stamp(page.born_at)
+    born = parse_utc(page.born_at)
     age = max(now - born, timedelta(0)) if born else None
     return now - checked >= recheck_every(age, schedule, page.gone)
 
@@ -118,7 +100,7 @@ def recheck_due(
     """The pages due for a recheck at ``now``, never-checked and longest-unchecked first,
     at most ``schedule.recheck_batch`` of them."""
     due = [p for p in pages if is_due(p, now, schedule)]
-    due.sort(key=lambda p: (parse_stamp(p.last_checked_at) or EPOCH, p.site, p.event_id))
+    due.sort(key=lambda p: (parse_utc(p.last_checked_at) or EPOCH, p.site, p.event_id))
     return due[: schedule.recheck_batch]
 
 
@@ -163,7 +145,7 @@ class Service:
         self.crawl = crawl
         self.now = now
         self.stop = threading.Event()
-        self.started_at = format_stamp(now())
+        self.started_at = format_utc(now())
         self.executor = ThreadPoolExecutor(max_workers=1)  # the jobs never overlap
         self.scheduler = BlockingScheduler(executors={"default": self.executor}, timezone=UTC)
         self._state_lock = threading.Lock()
@@ -192,7 +174,7 @@ class Service:
         try:
             due = self.due_rechecks()
         except Exception as exc:  # the archive could not be read: a failed recheck run
-            self._failed("recheck", format_stamp(self.now()), exc, after=None)
+            self._failed("recheck", format_utc(self.now()), exc, after=None)
             return None
         if not due:
             logger.info("recheck nothing due")
@@ -214,7 +196,7 @@ class Service:
     def _run_job(self, trigger: str, options: CrawlOptions) -> CrawlResult | None:
         if self.stop.is_set():
             return None
-        started_at = format_stamp(self.now())
+        started_at = format_utc(self.now())
         logger.info("job started job=%s", trigger)
         before = last_run_id(self.config)
         try:
@@ -244,7 +226,7 @@ class Service:
 
     def next_runs(self) -> dict[str, str | None]:
         runs = {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
-        return {name: format_stamp(at) if at else None for name, at in runs.items()}
+        return {name: format_utc(at) if at else None for name, at in runs.items()}
 
     def write_state(self) -> None:
         if self.stop.is_set():
@@ -343,7 +325,7 @@ def record_failed_run(
             if after is not None and run_recorded_after(archive, trigger, after, os.getpid()):
                 return
             run_id = archive.start_run(trigger, started_at)
-            archive.finish_run(run_id, format_stamp(now()), {}, error)
+            archive.finish_run(run_id, format_utc(now()), {}, error)
     except Exception as record_exc:
         logger.error("run not recorded job=%s error=%r", trigger, record_exc)
 
@@ -496,15 +478,11 @@ def _render_service(state: dict[str, Any] | None) -> str:
     return f"service   running pid={state['pid']} since {state['started_at']}; {nexts}"
 
 
-# the state file and the service lock -----------------------------------------------------
+# the state file --------------------------------------------------------------------------
 
 
 def state_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".service.json")
-
-
-def service_lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".service.lock")
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
@@ -532,14 +510,3 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-SERVICE_LOCK_BUSY = (
-    "a service is already running on this database ({holder}); stop it first (lock file {path})"
-)
-
-
-def hold_service_lock(db_path: Path) -> contextlib.AbstractContextManager[None]:
-    """One service per database (``<db>.service.lock``; a killed service's lock is simply
-    taken over)."""
-    return hold_lock(service_lock_path(db_path), 0.0, SERVICE_LOCK_BUSY)

@@ -1,0 +1,121 @@
+"""Import: archive saved event pages without network (a browser's "save page", a wget mirror).
+
+Each file is one capture of source ``import``, taken at the time given or at the file's
+modification time, and keyed by the canonical URL the page names (its site found in the
+config), like a crawled one. The import holds the run lock and is recorded in the runs
+table like a crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .archive import Archive, Capture
+from .config import Config
+from .errors import PageError
+from .locks import hold_run_lock
+from .normalize import parse_event_page
+from .timeutil import format_utc, utc_now
+
+logger = logging.getLogger(__name__)
+
+IMPORT_SUFFIXES = (".html", ".htm")
+
+
+@dataclass
+class ImportResult:
+    imported: dict[str, int] = field(default_factory=dict)  # outcome -> files
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def summary(self) -> str:
+        done = ", ".join(f"{k} {self.imported.get(k, 0)}" for k in ("new", "changed", "unchanged"))
+        return f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
+
+    def counts(self, files: int) -> dict[str, int]:
+        """The run's counts: files found, and what they became (skipped files are not
+        failures: a mirror holds listings and tabs beside the event pages)."""
+        kept = {k: self.imported.get(k, 0) for k in ("new", "changed", "unchanged")}
+        return {"discovered": files, **kept, "failed": self.imported.get("error", 0)}
+
+
+def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """The HTML files named, and those below the folders named, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() in IMPORT_SUFFIXES)
+            yield from sorted(p for p in found if p.is_file())
+        else:
+            yield path
+
+
+def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None) -> ImportResult:
+    """Archive saved event pages (a browser's "save page", a wget mirror) without network,
+    each as a capture of source "import" taken at ``captured_at`` or, by default, at the
+    file's modification time. Files that are no event page are skipped with the reason,
+    and so is a file older than the archive's last capture of its page (import the oldest
+    first: versions follow one another in time)."""
+    result = ImportResult()
+    with (
+        hold_run_lock(config.database.path, config.schedule.lock_wait),
+        Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
+    ):
+        run_id = archive.start_run("import", utc_now())
+        files = sorted(
+            ((p, captured_at or _mtime(p)) for p in iter_saved_pages(paths)),
+            key=lambda pair: (pair[1], str(pair[0])),
+        )
+        try:
+            for path, stamp in files:
+                _import_file(config, archive, path, stamp, result)
+        except BaseException as exc:
+            archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
+            raise
+        archive.finish_run(run_id, utc_now(), result.counts(len(files)), None)
+    return result
+
+
+def _import_file(
+    config: Config, archive: Archive, path: Path, captured_at: str, result: ImportResult
+) -> None:
+    try:
+        body = path.read_bytes()
+        transcript = parse_event_page(body)
+    except OSError as exc:
+        result.skipped.append((str(path), f"cannot read: {exc.strerror}"))
+        return
+    except PageError as exc:
+        result.skipped.append((str(path), str(exc)))
+        return
+    if transcript.event_id is None or transcript.url is None:
+        result.skipped.append((str(path), "the page names neither its event id nor its URL"))
+        return
+    parts = urlsplit(transcript.url)
+    site = config.site_for_host(parts.netloc)
+    if site is None:
+        result.skipped.append((str(path), f"a page of {parts.netloc}, not a configured site"))
+        return
+    state = archive.page_state(site.host, transcript.event_id)
+    if state and state.last_checked_at and state.last_checked_at > captured_at:
+        reason = f"older than the archive's last capture of the page ({state.last_checked_at})"
+        result.skipped.append((str(path), reason))
+        return
+    capture = Capture(
+        site=site.host, event_id=transcript.event_id, url=site.url + parts.path,
+        captured_at=captured_at, source="import", status=200, body=body,
+        transcript=transcript,
+    )  # fmt: skip
+    outcome = archive.save_capture(capture)
+    result.imported[outcome] = result.imported.get(outcome, 0) + 1
+    logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
+
+
+def _mtime(path: Path) -> str:
+    try:
+        return format_utc(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except OSError:
+        return utc_now()
