@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fakesite import FakeSite, render_event_page
+from fakesite import SHARED_HTML, FakeSite, render_event_page
 from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.cli import main
-from kremlin_archive.lookup import render_word_diff
+from kremlin_archive.errors import DatabaseBusy
+from kremlin_archive.lookup import quote_fts_query, render_word_diff, search_versions
 from kremlin_archive.normalize import Transcript, parse_event_page
 
 EN = "http://en.kremlin.ru/events/president/news"
@@ -360,12 +361,117 @@ def test_search_limit(crawled):
     assert len(run(crawled, "search", "Events", "--json", "--limit", "3")[1].splitlines()) == 3
 
 
-@pytest.mark.parametrize("query", ['"unclosed', "AND OR", "title:", "(Putin"])
-def test_bad_search_syntax_is_a_clear_error(crawled, query):
-    code, out = run(crawled, "search", query)
+@pytest.mark.parametrize("query", ['"unclosed', "AND OR", "title:", "(Putin", "S-400"])
+def test_a_raw_query_fts5_cannot_read_is_a_clear_error_suggesting_the_plain_form(crawled, query):
+    code, out = run(crawled, "search", "--fts", query)
     assert code == 1
     assert out.startswith(f"Error: bad search query {query!r}")
+    assert f"drop --fts: {quote_fts_query(query)}" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("typed", "quoted"),
+    [
+        ("COVID-19", '"COVID-19"'),
+        ("S-400 U.S.", '"S-400" "U.S."'),
+        ("Russia's talks", '"Russia\'s" "talks"'),
+        ('"gala concert" Astana', '"gala concert" "Astana"'),
+        ("Putin putin PUTIN", '"Putin"'),
+        ("AND OR (x", '"AND" "OR" "(x"'),
+        ('say "unclosed  phrase', '"say" "unclosed phrase"'),
+        ("  ", ""),
+    ],
+    ids=["hyphen", "dots", "apostrophe", "phrase", "repeats", "operators", "unclosed", "blank"],
+)
+def test_quote_fts_query_makes_each_word_a_term(typed, quoted):
+    assert quote_fts_query(typed) == quoted
+
+
+@pytest.fixture(scope="module")
+def worded(tmp_path_factory: pytest.TempPathFactory):
+    """A crawled archive whose pages hold the words people type: hyphens, dots, apostrophes."""
+    db = tmp_path_factory.mktemp("worded") / "w.db"
+    with FakeSite(n_pages=3, seed=5, extras=0) as site:
+        first, second, _ = site.ids
+        site.edit_page(first, paragraphs=["Talks in Kazan on COVID-19, the S-400 deal, the U.S."])
+        site.edit_page(second, paragraphs=["Russia's position in Kazan: no S-300 systems."])
+        crawl(db, site)
+        yield db, first, second
+
+
+def search_ids(db: Path, *args: str) -> tuple[int, list[int]]:
+    result = CliRunner().invoke(main, ["search", *args, "--json", "--db", str(db)])
+    return result.exit_code, [json.loads(line)["event_id"] for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("query", ["COVID-19", "S-400", "U.S.", "covid-19 s-400 u.s."])
+def test_search_finds_everyday_words_with_hyphens_and_dots(worded, query):
+    db, first, _ = worded
+    assert search_ids(db, query) == (0, [first])
+
+
+def test_search_finds_an_apostrophe_and_needs_every_word(worded):
+    db, first, second = worded
+    assert search_ids(db, "Russia's") == (0, [second])
+    assert search_ids(db, "Kazan") == (0, sorted([first, second], reverse=True))
+    assert search_ids(db, "Kazan S-300") == (0, [second])  # every word must match
+
+
+def test_search_fts_takes_phrases_near_prefixes_and_column_filters(worded):
+    db, first, second = worded
+    assert search_ids(db, "--fts", '"S-400 deal"') == (0, [first])
+    assert search_ids(db, "--fts", "NEAR(position systems, 10)") == (0, [second])
+    assert search_ids(db, "--fts", "NEAR(position systems, 4)") == (0, [])  # 5 words apart
+    assert search_ids(db, "--fts", "COVI*") == (0, [first])
+    assert search_ids(db, "--fts", "S NOT 400") == (0, [second])
+    assert search_ids(db, "--fts", "title:COVID") == (0, [])  # the word is in the text only
+
+
+def test_search_of_a_term_repeated_100_times_is_the_search_of_the_term(worded):
+    db, first, _ = worded
+    code, out = run_db(db, "search", " ".join(["COVID-19"] * 100))
+    assert code == 0
+    assert out == run_db(db, "search", "COVID-19")[1]
+    assert out.splitlines()[1].count("[COVID-19]") == 1
+
+
+def run_db(db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [*args, "--db", str(db)])
+    return result.exit_code, result.output
+
+
+def test_an_empty_query_is_a_clear_error(worded):
+    code, out = run_db(worded[0], "search", '""')
+    assert code == 1
+    assert "empty search query" in out
+
+
+def test_a_locked_archive_during_a_search_is_reported_as_locked(tmp_path):
+    """A real lock: another connection holds an exclusive lock on a rollback-journal file
+    (a WAL reader is never blocked), so the search's own query meets "database is locked"."""
+    db = tmp_path / "locked.db"
+    with Archive(db, busy_timeout=0.05) as archive:
+        archive.conn.execute("PRAGMA journal_mode = DELETE")
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(DatabaseBusy, match="stayed locked by another process"):
+                list(search_versions(archive, "Putin"))
+        finally:
+            other.close()
+
+
+@pytest.mark.shared
+def test_search_finds_everyday_words_in_the_real_pages(tmp_path):
+    if not SHARED_HTML.is_dir():
+        pytest.skip(f"real pages not found at {SHARED_HTML}")
+    db = tmp_path / "real.db"
+    assert CliRunner().invoke(main, ["import", str(SHARED_HTML), "--db", str(db)]).exit_code == 0
+    code, found = search_ids(db, "Russia's")  # the pages write Russia’s, curly
+    assert code == 0
+    assert {7506, 28186, 55767} <= set(found)
+    assert search_ids(db, "--fts", "Russia's")[0] == 1
 
 
 # --------------------------------------------------------------------------- list

@@ -67,7 +67,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database, Migrations
 
-from .errors import ArchiveError, DatabaseBusy, NotArchived, PageError
+from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotArchived, PageError
 from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
 from .timeutil import utc_now
 
@@ -147,6 +147,15 @@ def _migration_005(db: Database) -> None:
     for column in ("source_url", "fetched_url", "http_headers", "site_updated_at"):
         db.execute(f"ALTER TABLE captures ADD COLUMN {column} TEXT")
 
+
+_CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
+#: How SQLite words the errors of an FTS5 query it cannot read (not of the database).
+_FTS_QUERY_ERRORS = (
+    "fts5: syntax error",
+    "no such column",
+    "unterminated string",
+    "unknown special query",
+)
 
 _PAGE_ROW = (
     "SELECT p.*, (SELECT v.id FROM versions v WHERE v.page_id = p.id ORDER BY v.seq DESC"
@@ -381,7 +390,8 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 def _translated(exc: sqlite3.Error, path: Path, busy_timeout: float) -> ArchiveError:
     """The project error for an sqlite3 error, with a message a user can act on."""
     message = str(exc)
-    if "locked" in message or "busy" in message:
+    code = getattr(exc, "sqlite_errorname", "")  # a lock met inside FTS5 reads otherwise
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message:
         return DatabaseBusy(
             f"the archive {path} stayed locked by another process for more than "
             f"{busy_timeout:g} s ({message}); try again, or raise database.busy_timeout"
@@ -846,6 +856,39 @@ class Archive:
             for row in rows:
                 yield row["sha256"], zlib.decompress(row["body"])
             last = rows[-1]["sha256"]
+
+    def search(
+        self, match: str, all_versions: bool = False, limit: int | None = None
+    ) -> Iterator[sqlite3.Row]:
+        """Versions whose title or text match the FTS5 expression ``match``, newest event
+        first, streamed: the page's site, event id and URL (``page_site``, ``page_event_id``,
+        ``page_url``), the version's columns and a ``snippet`` with the match in brackets.
+        Only the current versions unless ``all_versions``. BadSearchQuery when FTS5 cannot
+        read ``match``; other database errors as ArchiveError (DatabaseBusy when locked).
+
+        The snippets are made after the sort and the limit, for the rows shown only: a
+        snippet costs far more than a match (with a term repeated 100 times, seconds)."""
+        current = "" if all_versions else f" AND {_CURRENT_VERSION}"
+        sql = f"""
+            WITH hits AS (
+                SELECT v.id, json_extract(v.fields, '$.date') AS day, p.event_id, v.seq
+                FROM versions_fts JOIN versions v ON v.id = versions_fts.rowid
+                JOIN pages p ON p.id = v.page_id
+                WHERE versions_fts MATCH :match{current}
+                ORDER BY day DESC, p.event_id DESC, v.seq DESC LIMIT :limit)
+            SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*,
+                   snippet(versions_fts, -1, '[', ']', '…', 12) AS snippet
+            FROM hits JOIN versions v ON v.id = hits.id JOIN pages p ON p.id = v.page_id
+            JOIN versions_fts ON versions_fts.rowid = hits.id
+            WHERE versions_fts MATCH :match
+            ORDER BY hits.day DESC, hits.event_id DESC, hits.seq DESC"""
+        params = {"match": match, "limit": -1 if limit is None else limit}
+        try:
+            yield from self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            if exc.sqlite_errorname == "SQLITE_ERROR" and str(exc).startswith(_FTS_QUERY_ERRORS):
+                raise BadSearchQuery(str(exc)) from None
+            raise _translated(exc, self.path, self.busy_timeout) from exc
 
     def _current_version(self, page_id: int) -> Version | None:
         row = self.conn.execute(

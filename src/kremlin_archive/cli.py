@@ -505,6 +505,9 @@ def diff(
 @main.command()
 @config_options
 @click.argument("query")
+@click.option(
+    "--fts", "raw", is_flag=True, help="QUERY is FTS5 syntax: phrases, AND/OR/NOT, NEAR, prefix*."
+)
 @click.option("--all-versions", is_flag=True, help="Search every version, not only the latest.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N matches.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per match.")
@@ -514,23 +517,25 @@ def search(
     db_path: Path | None,
     log_level: str | None,
     query: str,
+    raw: bool,
     all_versions: bool,
     limit: int | None,
     as_json: bool,
 ) -> None:
-    """Full-text search of titles and texts (SQLite FTS5 query syntax), newest event first,
-    with a snippet around each match.
+    """Full-text search of titles and texts, newest event first, with a snippet around
+    each match. QUERY is words (all must match; "a phrase" in double quotes); with --fts
+    it is SQLite FTS5 syntax.
 
     \b
     Example:
-      kremlin-archive search Nazarbayev
-      kremlin-archive search '"gala concert" AND Astana' --all-versions --json
+      kremlin-archive search COVID-19 vaccine
+      kremlin-archive search --fts '"gala concert" AND Astana' --all-versions --json
     """
     from .lookup import open_archive, render_hit, search_versions
 
     config = make_config(config_path, db_path, log__level=log_level)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
-        for hit in search_versions(archive, query, all_versions, limit):
+        for hit in search_versions(archive, query, all_versions, limit, raw=raw):
             click.echo(_json(hit.to_dict()) if as_json else render_hit(hit))
 
 

@@ -19,6 +19,7 @@ Every failure the program can explain to a user is one of these; the CLI turns t
     │   └── FeedError            a feed or listing page that cannot be read
     ├── ArchiveError             the database side
     │   ├── NotArchived          no page with that id or URL in the archive
+    │   ├── BadSearchQuery       FTS5 cannot read a search query (its reason attached)
     │   ├── RunLockHeld          another crawl holds the database's run lock
     │   └── DatabaseBusy         the database stayed locked past the busy timeout
     └── ExportError              an export could not be written
@@ -103,6 +104,10 @@ class ArchiveError(KremlinArchiveError):
 
 class NotArchived(ArchiveError):
     """No page with that id or URL is in the archive."""
+
+
+class BadSearchQuery(ArchiveError):
+    """SQLite's full-text search cannot read the query; the message is SQLite's reason."""
 
 
 class RunLockHeld(ArchiveError):

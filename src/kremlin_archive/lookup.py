@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .archive import Archive, PageState, Version, migrations
 from .discover import parse_event_url
-from .errors import ArchiveError, NotArchived
+from .errors import ArchiveError, BadSearchQuery, NotArchived
 from .timeutil import format_utc, parse_utc, stamp_key
 
 logger = logging.getLogger(__name__)
@@ -334,23 +334,44 @@ def _record(row: sqlite3.Row) -> Record:
     return Record(site, event_id, url, Version.from_row(data))
 
 
+_QUERY_PART = re.compile(r'"([^"]*)"?|([^\s"]+)')
+
+
+def quote_fts_query(text: str) -> str:
+    """A query as a person types it, in FTS5 syntax: each word, and each "quoted phrase",
+    matched as written (like sqlite-utils ``search --quote`` and Datasette's search box),
+    so ``COVID-19``, ``S-400``, ``U.S.`` and ``Russia's`` are words to find, not syntax.
+    Every term must match (AND). A repeated term counts once; an unclosed quote runs to
+    the end. "" when the text holds no term. Pure: the web view uses it too."""
+    terms: list[str] = []
+    for phrase, word in _QUERY_PART.findall(text):
+        term = " ".join((phrase or word).split())
+        if term and f'"{term}"'.casefold() not in map(str.casefold, terms):
+            terms.append(f'"{term}"')
+    return " ".join(terms)
+
+
 def search_versions(
-    archive: Archive, query: str, all_versions: bool = False, limit: int | None = None
+    archive: Archive,
+    query: str,
+    all_versions: bool = False,
+    limit: int | None = None,
+    *,
+    raw: bool = False,
 ) -> Iterator[Hit]:
-    """FTS5 matches, newest event first, each with a snippet around the match. Searches the
-    current versions unless ``all_versions``. A bad query raises ArchiveError."""
-    sql = (
-        f"{_RECORD_SQL}, snippet(versions_fts, -1, '[', ']', '…', 12) AS snippet"
-        " FROM versions_fts JOIN versions v ON v.id = versions_fts.rowid"
-        " JOIN pages p ON p.id = v.page_id WHERE versions_fts MATCH ?"
-        + ("" if all_versions else f" AND {_CURRENT}")
-        + " ORDER BY json_extract(v.fields, '$.date') DESC, p.event_id DESC, v.seq DESC LIMIT ?"
-    )
+    """Matches of ``query`` (words, see :func:`quote_fts_query`; FTS5 syntax with
+    ``raw``), newest event first, each with a snippet around the match. Searches the
+    current versions unless ``all_versions``. BadSearchQuery when the query cannot be
+    read; a database error (a locked archive) is raised as what it is."""
+    match = query if raw else quote_fts_query(query)
+    if not match.strip():
+        raise BadSearchQuery(f"empty search query {query!r}: give a word to search for")
     try:
-        for row in archive.conn.execute(sql, (query, -1 if limit is None else limit)):
+        for row in archive.search(match, all_versions, limit):
             yield Hit(_record(row), row["snippet"])
-    except sqlite3.OperationalError as exc:
-        raise ArchiveError(f"bad search query {query!r}: {exc}") from None
+    except BadSearchQuery as exc:
+        hint = f"; to search for the words as typed, drop --fts: {quote_fts_query(query)}"
+        raise BadSearchQuery(f"bad search query {query!r}: {exc}{hint if raw else ''}") from None
 
 
 def render_hit(hit: Hit) -> str:
