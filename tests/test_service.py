@@ -19,13 +19,11 @@ from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.crawl import CrawlOptions, CrawlResult, run_crawl
 from kremlin_archive.errors import DatabaseBusy, HostUnreachable, NotArchived, RunLockHeld
 from kremlin_archive.service import (
-    RecheckCandidate,
     Service,
     build_triggers,
     gather_status,
     job_options,
     read_state,
-    recheck_due,
     render_status,
     state_path,
     write_state,
@@ -91,48 +89,6 @@ def test_jobs_run_once_at_a_time_coalesced_with_a_grace_time(config):
         assert job.next_run_time == NOW  # both run at start, one after the other
     assert service.executor._pool._max_workers == 1  # one thread: poll and recheck never overlap
     assert job_options(config.schedule)["misfire_grace_time"] == 600
-
-
-# the recheck policy ----------------------------------------------------------------------
-
-
-def page(born: str | None, checked: str | None, event_id: int = 1, gone: bool = False):
-    return RecheckCandidate("en.kremlin.ru", event_id, born, checked, gone)
-
-
-# defaults: younger than 2 days every 2 h, younger than 30 days every 24 h, else every 720 h
-POLICY = [
-    ("never-checked", page(ago(days=400), None), True),
-    ("young-checked-1h-ago", page(ago(hours=20), ago(hours=1)), False),
-    ("young-checked-2h-ago", page(ago(hours=20), ago(hours=2)), True),
-    ("recent-checked-3h-ago", page(ago(days=5), ago(hours=3)), False),
-    ("recent-checked-25h-ago", page(ago(days=5), ago(hours=25)), True),
-    ("old-checked-10d-ago", page(ago(days=90), ago(days=10)), False),
-    ("old-checked-31d-ago", page(ago(days=90), ago(days=31)), True),
-    ("event-day-only", page("2024-04-30", ago(hours=3)), True),
-    ("unknown-age-is-old", page(None, ago(days=10)), False),
-    ("gone-young-page-waits-like-old", page(ago(hours=5), ago(days=3), gone=True), False),
-    ("gone-page-checked-31d-ago", page(ago(days=90), ago(days=31), gone=True), True),
-    ("born-in-the-future-is-young", page(stamp(NOW + timedelta(days=1)), ago(hours=3)), True),
-]
-
-
-@pytest.mark.parametrize(("case", "candidate", "due"), POLICY, ids=[p[0] for p in POLICY])
-def test_recheck_policy_by_age_and_last_check(schedule, case, candidate, due):
-    assert (recheck_due([candidate], NOW, schedule) == [candidate]) is due
-
-
-def test_recheck_takes_the_longest_unchecked_first_up_to_the_batch(schedule):
-    pages = [page(ago(days=3), ago(days=n), event_id=n) for n in range(2, 9)]
-    pages.append(page(ago(days=3), None, event_id=99))
-    due = recheck_due(pages, NOW, replace(schedule, recheck_batch=3))
-    assert [p.event_id for p in due] == [99, 8, 7]
-
-
-def test_recheck_policy_follows_the_configured_ages(schedule):
-    schedule = replace(schedule, recheck_young_days=1.0, recheck_young_every=6.0)
-    assert recheck_due([page(ago(hours=30), ago(hours=7))], NOW, schedule) == []
-    assert recheck_due([page(ago(hours=20), ago(hours=7))], NOW, schedule) != []
 
 
 # the jobs --------------------------------------------------------------------------------
@@ -286,6 +242,24 @@ def test_recheck_refetches_the_due_pages_of_the_archive_in_batches(config, fake_
     fetched = [r.path for r in fake_site.requests_to("/events/president/news/6*")]
     assert sorted(fetched) == sorted(f"/events/president/news/{p.event_id}" for p in due)
     assert [r["trigger"] for r in runs(config.database.path)] == ["poll", "recheck"]
+
+
+def test_recheck_jobs_spend_the_daily_budget_and_no_more(config, fake_site):
+    schedule = replace(config.schedule, recheck_per_day=6, recheck_interval=3600.0)
+    schedule = replace(schedule, feed_scan_pages=1, recheck_old_every=0.001)  # due at once
+    config = replace(site_config(config, fake_site), schedule=schedule)
+    run_crawl(config, CrawlOptions(trigger="poll"))
+    for event_id in fake_site.ids:  # a recheck in the poll's second must not look like a replay
+        fake_site.edit_page(event_id, title=f"Edited {event_id}")
+    service = Service(config)
+    service.now = lambda: datetime.now(UTC) + timedelta(minutes=1)
+    fetched = []
+    for _ in range(8):  # 30 pages due, a budget of 6 a day: one a job, six in all
+        fake_site.clear_requests()
+        service.run_recheck()
+        fetched.append(len(fake_site.requests_to("/events/president/news/6*")))
+    assert fetched == [1, 1, 1, 1, 1, 1, 0, 0]
+    assert [r["trigger"] for r in runs(config.database.path)] == ["poll"] + ["recheck"] * 6
 
 
 def test_status_counts_pages_runs_and_outcomes(config, fake_site):

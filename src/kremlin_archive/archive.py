@@ -148,6 +148,13 @@ def _migration_005(db: Database) -> None:
         db.execute(f"ALTER TABLE captures ADD COLUMN {column} TEXT")
 
 
+@migrations(name="013_captures_by_run")
+def _migration_013(db: Database) -> None:
+    """The recheck budget counts each site's recheck requests of the last day, and status
+    lists the failures of the last run: both look captures up by run."""
+    db.execute("CREATE INDEX IF NOT EXISTS captures_run ON captures (run_id)")
+
+
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
 #: How SQLite words the errors of an FTS5 query it cannot read (not of the database).
 _FTS_QUERY_ERRORS = (
@@ -161,6 +168,17 @@ _PAGE_ROW = (
     "SELECT p.*, (SELECT v.id FROM versions v WHERE v.page_id = p.id ORDER BY v.seq DESC"
     " LIMIT 1) AS version_id FROM pages p WHERE p.site = ? AND p.event_id = ?"
 )
+
+_RECHECK_SQL = """
+SELECT p.site, p.event_id,
+    coalesce((SELECT json_extract(v.fields, '$.date') FROM versions v WHERE v.page_id = p.id
+              ORDER BY v.seq DESC LIMIT 1), p.first_seen_at) AS born_at,
+    coalesce((SELECT max(c.captured_at) FROM captures c WHERE c.page_id = p.id),
+             p.last_checked_at) AS last_checked_at,
+    p.status = 'gone' AS gone,
+    (SELECT max(v.captured_at) FROM versions v
+     WHERE v.page_id = p.id AND v.seq > 1 AND v.origin = 'site') AS last_edit_at
+FROM pages p"""
 
 _SCHEMA_001 = (
     """CREATE TABLE pages (
@@ -766,6 +784,21 @@ class Archive:
         return [dict(row) for row in rows]
 
     # -- reading
+
+    def recheck_candidates(self) -> list[sqlite3.Row]:
+        """Every page with what the recheck policy needs: ``born_at`` (the event's date,
+        else when it was first seen), ``last_checked_at`` (its last fetch attempt),
+        ``gone`` and ``last_edit_at`` (the capture time of its last site edit)."""
+        return self._all(_RECHECK_SQL)
+
+    def count_recheck_requests(self, site: str, since: str) -> int:
+        """Requests recheck runs sent for a site's pages since ``since`` (one per capture)."""
+        sql = (
+            "SELECT count(*) FROM runs r JOIN captures c ON c.run_id = r.id"
+            " JOIN pages p ON p.id = c.page_id WHERE r.trigger = 'recheck'"
+            " AND coalesce(r.finished_at, '9') >= ? AND c.captured_at >= ? AND p.site = ?"
+        )
+        return self._all(sql, (since, since, site))[0][0]
 
     def page_state(self, site: str, event_id: int) -> PageState | None:
         """The state of one page, or None when it was never captured."""

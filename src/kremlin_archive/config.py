@@ -75,7 +75,15 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "poll_interval": Setting(900.0, "seconds between two polls for new pages"),
         "poll_jitter": Setting(120.0, "random seconds added to each poll"),
         "recheck_interval": Setting(3600.0, "seconds between two recheck jobs"),
-        "recheck_batch": Setting(30, "most pages one recheck job re-fetches"),
+        "recheck_per_day": Setting(
+            3000, "request budget a day for each site: rechecks plus extra feed pages"
+        ),
+        "recheck_batch": Setting(
+            0, "most pages one recheck job re-fetches (0: its share of recheck_per_day)"
+        ),
+        "feed_scan_pages": Setting(
+            3, "feed pages each poll reads for the <updated> stamps of recent pages"
+        ),
         "recheck_young_days": Setting(2.0, "pages younger than this are 'young'"),
         "recheck_young_every": Setting(2.0, "hours between rechecks of a young page"),
         "recheck_recent_days": Setting(30.0, "pages younger than this are 'recent'"),
@@ -143,7 +151,9 @@ class ScheduleConfig:
     poll_interval: float
     poll_jitter: float
     recheck_interval: float
+    recheck_per_day: int
     recheck_batch: int
+    feed_scan_pages: int
     recheck_young_days: float
     recheck_young_every: float
     recheck_recent_days: float

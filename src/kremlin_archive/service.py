@@ -4,9 +4,9 @@
 overlap and keep to the same politeness limits::
 
     poll      every schedule.poll_interval (+ up to poll_jitter): discover and archive new pages
-    recheck   every schedule.recheck_interval: re-fetch at most recheck_batch pages that are
-              due by age (young pages often, recent ones daily, old ones monthly), the ones
-              checked longest ago first, so the load spreads over the day
+    recheck   every schedule.recheck_interval: re-fetch the due pages by urgency (young
+              pages often, recent ones daily, old ones monthly; see ``recheck``), each
+              job taking its share of the daily request budget, schedule.recheck_per_day
 
 Each job is one crawl (``crawl.run_crawl``) under the database's run lock, recorded in the
 runs table. A job that fails is logged and recorded (also when it failed before the crawl
@@ -25,8 +25,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,60 +48,19 @@ from .config import Config, ScheduleConfig
 from .crawl import CrawlOptions, CrawlResult, run_crawl
 from .errors import KremlinArchiveError, NotArchived
 from .locks import hold_service_lock
+from .recheck import RecheckCandidate, budget_report, job_quota, recheck_due, render_budget
 from .timeutil import format_utc, parse_utc, utc_clock
 
 logger = logging.getLogger(__name__)
 
 JOBS = ("poll", "recheck")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 Clock = Callable[[], datetime]
 Crawl = Callable[..., CrawlResult]
 
 
-# the recheck policy ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecheckCandidate:
-    """What the policy needs to know of one archived page."""
-
-    site: str  # canonical host
-    event_id: int
-    born_at: str | None  # the event's date, else when the archive first saw the page
-    last_checked_at: str | None
-    gone: bool = False
-
-
-def recheck_every(age: timedelta | None, schedule: ScheduleConfig, gone: bool = False) -> timedelta:
-    """How often a page of this age is re-fetched: edits come mostly soon after publication.
-    A page of unknown age, and a gone page (it may come back), go at the slowest rate."""
-    hours = schedule.recheck_old_every
-    if age is not None and not gone:
-        if age < timedelta(days=schedule.recheck_young_days):
-            hours = schedule.recheck_young_every
-        elif age < timedelta(days=schedule.recheck_recent_days):
-            hours = schedule.recheck_recent_every
-    return timedelta(hours=hours)
-
-
-def is_due(page: RecheckCandidate, now: datetime, schedule: ScheduleConfig) -> bool:
-    checked = parse_utc(page.last_checked_at)
-    if checked is None:
-        return True
-    born = parse_utc(page.born_at)
-    age = max(now - born, timedelta(0)) if born else None
-    return now - checked >= recheck_every(age, schedule, page.gone)
-
-
-def recheck_due(
-    pages: Iterable[RecheckCandidate], now: datetime, schedule: ScheduleConfig
-) -> list[RecheckCandidate]:
-    """The pages due for a recheck at ``now``, never-checked and longest-unchecked first,
-    at most ``schedule.recheck_batch`` of them."""
-    due = [p for p in pages if is_due(p, now, schedule)]
-    due.sort(key=lambda p: (parse_utc(p.last_checked_at) or EPOCH, p.site, p.event_id))
-    return due[: schedule.recheck_batch]
+DAY = timedelta(days=1)
 
 
 # the schedule ----------------------------------------------------------------------------
@@ -179,19 +138,34 @@ class Service:
         if not due:
             logger.info("recheck nothing due")
             return None
-        logger.info("recheck due pages=%d oldest_check=%s", len(due), due[0].last_checked_at)
+        oldest = min((p.last_checked_at for p in due if p.last_checked_at), default=None)
+        logger.info("recheck due pages=%d oldest_check=%s", len(due), _stamp_or_none(oldest))
         refs = tuple((p.site, p.event_id) for p in due)
         return self._run_job(
             "recheck", CrawlOptions(discover=False, recheck=refs, trigger="recheck")
         )
 
     def due_rechecks(self) -> list[RecheckCandidate]:
+        """The pages this job re-fetches: for each site, the most urgent due pages, as many
+        as the job's share of the site's budget allows."""
         db = self.config.database
         if not db.path.exists():
             return []
+        now = self.now()
+        due: list[RecheckCandidate] = []
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
             pages = load_recheck_candidates(archive)
-        return recheck_due(pages, self.now(), self.config.schedule)
+            for site in sorted({page.site for page in pages}):
+                spent = archive.count_recheck_requests(site, format_utc(now - DAY))
+                quota = job_quota(self.config.schedule, spent)
+                mine = (page for page in pages if page.site == site)
+                chosen = recheck_due(mine, now, self.config.schedule, quota)
+                logger.info(
+                    "recheck budget site=%s quota=%d spent_last_day=%d chosen=%d",
+                    site, quota, spent, len(chosen),
+                )  # fmt: skip
+                due.extend(chosen)
+        return due
 
     def _run_job(self, trigger: str, options: CrawlOptions) -> CrawlResult | None:
         if self.stop.is_set():
@@ -335,21 +309,25 @@ def run_recorded_after(archive: Archive, trigger: str, run_id: int, pid: int) ->
     return bool(archive.conn.execute(sql, [trigger, pid, run_id]).fetchone()[0])
 
 
-RECHECK_SQL = """
-select p.site, p.event_id,
-    coalesce((select json_extract(v.fields, '$.date') from versions v where v.page_id = p.id
-              order by v.seq desc limit 1), p.first_seen_at),
-    coalesce((select max(c.captured_at) from captures c where c.page_id = p.id),
-             p.last_checked_at),
-    p.status = 'gone'
-from pages p"""
-
-
 def load_recheck_candidates(archive: Archive) -> list[RecheckCandidate]:
-    """Every archived page with its age (the event's date, else when it was first seen) and
-    its last fetch attempt (a page that keeps failing waits its turn like the others)."""
-    rows = archive.conn.execute(RECHECK_SQL)
-    return [RecheckCandidate(s, int(i), born, checked, bool(g)) for s, i, born, checked, g in rows]
+    """Every archived page with its age (the event's date, else when it was first seen),
+    its last fetch attempt (a page that keeps failing waits its turn like the others) and
+    its last site edit."""
+    return [
+        RecheckCandidate(
+            row["site"],
+            int(row["event_id"]),
+            parse_utc(row["born_at"]),
+            parse_utc(row["last_checked_at"]),
+            bool(row["gone"]),
+            parse_utc(row["last_edit_at"]),
+        )
+        for row in archive.recheck_candidates()
+    ]
+
+
+def _stamp_or_none(moment: datetime | None) -> str | None:
+    return format_utc(moment) if moment else None
 
 
 # status ----------------------------------------------------------------------------------
@@ -371,9 +349,23 @@ def gather_status(config: Config) -> dict[str, Any]:
         status["runs"] = count_runs(conn)
         status["last_runs"] = last_runs(conn)
         status["last_run_failures"] = last_run_failures(conn)
+        status["budget"] = recheck_budgets(load_recheck_candidates(archive), config)
     state = read_state(state_path(db.path))
     status["service"] = {"running": True} | state if state else {"running": False}
     return status
+
+
+def recheck_budgets(pages: list[RecheckCandidate], config: Config) -> dict[str, dict]:
+    """For each site with pages: does the request budget cover the recheck policy?"""
+    now = utc_clock()
+    budgets = {}
+    for site in sorted({page.site for page in pages}):
+        report = budget_report((p for p in pages if p.site == site), now, config.schedule)
+        budgets[site] = asdict(report) | {
+            "covered": report.covered,
+            "summary": render_budget(site, report),
+        }
+    return budgets
 
 
 def database_bytes(db_path: Path) -> int:
@@ -450,6 +442,7 @@ def render_status(status: dict[str, Any]) -> str:
     lines.append(f"runs      {runs or 'none yet'}")
     lines.extend(_render_run(run) for run in status["last_runs"].values())
     lines.extend(_render_failures(status["last_run_failures"]))
+    lines.extend(f"budget    {b['summary']}" for b in status.get("budget", {}).values())
     lines.append(_render_service(status["service"]))
     return "\n".join(lines)
 
