@@ -53,3 +53,16 @@ def test_config_defaults_round_trip(tmp_path):
     checked = CliRunner().invoke(main, ["config", "--config", str(path)])
     assert checked.exit_code == 0
     assert '"delay": 5.0' in checked.output
+
+
+def test_files_the_readme_names_are_in_the_repo():
+    """A project file in backticks (``config/kremlin.toml``, a module) must exist: the README
+    must not send a reader to a file that only a development machine has."""
+    root = Path(__file__).resolve().parents[1]
+    named = re.findall(r"`([\w./-]+\.(?:txt|md|py|toml|service))`", README)
+    assert named
+    for name in named:
+        if name.startswith("../") or "/" not in name and not name.endswith(".py"):
+            continue
+        where = root / name if "/" in name else root / "src" / "kremlin_archive" / name
+        assert where.exists(), f"README.md names {name}, which is not in the repo"

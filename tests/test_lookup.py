@@ -132,11 +132,11 @@ def test_show_json_has_fields_version_and_text(crawled):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["show", "999"], "event 999 is not in the archive"),
+        (["show", "999"], "en.kremlin.ru event 999 is not in the archive"),
         (["show", "{edited}", "--version", "9"], "no version 9"),
-        (["show", "{edited}", "--site", "ru"], "is not in the archive"),
+        (["show", "{edited}", "--site", "ru"], "Error: kremlin.ru event {edited} is not in"),
         (["show", "http://en.kremlin.ru/about"], "not an event id or event page URL"),
-        (["history", "12"], "event 12 is not in the archive"),
+        (["history", "12"], "en.kremlin.ru event 12 is not in the archive"),
         (["diff", "{single}"], "nothing to compare"),
     ],
     ids=["unknown-id", "unknown-version", "other-site", "not-an-event", "history", "diff-one"],
@@ -146,7 +146,7 @@ def test_missing_pages_and_versions_are_clear_errors(crawled, args, message):
     args = [a.format(edited=crawled.edited, single=single) for a in args]
     code, out = run(crawled, *args)
     assert code == 1
-    assert message in out
+    assert message.format(edited=crawled.edited) in out
     assert "Traceback" not in out
 
 
@@ -251,10 +251,11 @@ def test_history_lists_versions_with_what_changed(crawled):
     assert code == 0
     assert lines[0] == f"en.kremlin.ru {crawled.edited} {EN}/{crawled.edited} (live)"
     assert [line.split()[0] for line in lines[1:]] == ["v1", "v2", "v3"]
-    assert "first version" in lines[1]
+    assert "first version" in lines[1] and "first capture" in lines[1]
     assert "changed body" in lines[2]
     assert "changed title" in lines[3]
-    assert all("site edit" in line for line in lines[1:])
+    assert "site edit" not in lines[1]  # a first version is no edit
+    assert all("site edit" in line for line in lines[2:])
 
 
 def test_history_shows_the_page_going_and_coming_back(crawled):
@@ -532,3 +533,56 @@ def test_history_tells_a_renormalization_from_a_site_edit(dated, tmp_path):
     assert [line.split()[0] for line in lines[1:]] == ["v1", "v2", "v3"]
     assert "site edit" in lines[2]
     assert "re-normalization" in lines[3] and "changed title" in lines[3]
+
+
+# --------------------------------------------------------------------------- gone, status
+
+
+@pytest.fixture(scope="module")
+def with_gone(tmp_path_factory: pytest.TempPathFactory):
+    """4 pages crawled; one then gone (410); one id asked for that 404'd on its first fetch."""
+    db = tmp_path_factory.mktemp("gone") / "g.db"
+    with FakeSite(n_pages=4, seed=6, extras=0) as site:
+        crawl(db, site)
+        gone = site.ids[1]
+        site.remove_page(gone, status=410)
+        crawl(db, site, gone)
+        args = ["crawl", "--db", str(db), "--base-url", site.url, "--delay", "0", "--id", "9999"]
+        missing = CliRunner().invoke(main, args)
+        assert missing.exit_code == 1 and "HTTP 404" in missing.stderr
+        yield db, site.ids, gone
+
+
+def test_show_of_a_gone_page_says_so_on_stderr(with_gone):
+    db, _, gone = with_gone
+    result = CliRunner().invoke(main, ["show", str(gone), "--db", str(db)])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Events\n")  # the text as archived, on stdout alone
+    with sqlite3.connect(db) as conn:
+        gone_at, captured_at = conn.execute(
+            "SELECT gone_at, v.captured_at FROM pages p JOIN versions v ON v.page_id = p.id"
+            " WHERE event_id = ?",
+            (gone,),
+        ).fetchone()
+    assert gone_at >= captured_at
+    assert result.stderr == (
+        f"note: en.kremlin.ru event {gone} is gone from the site since {gone_at};"
+        f" shown: v1 of {captured_at}\n"
+    )
+
+
+def test_show_of_a_live_page_adds_nothing_on_stderr(with_gone):
+    db, ids, gone = with_gone
+    live = next(i for i in ids if i != gone)
+    result = CliRunner().invoke(main, ["show", str(live), "--db", str(db)])
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_status_counts_the_pages_list_shows_and_the_never_archived_apart(with_gone):
+    db, _, _ = with_gone
+    listed = CliRunner().invoke(main, ["list", "--db", str(db)]).stdout.splitlines()
+    status = CliRunner().invoke(main, ["status", "--db", str(db)]).stdout
+    assert len(listed) == 4  # the gone page among them
+    assert "pages     4 (gone 1), versions 4; 1 more never archived" in status
+    data = json.loads(CliRunner().invoke(main, ["status", "--json", "--db", str(db)]).stdout)
+    assert (data["pages"], data["never_archived"]) == (5, 1)

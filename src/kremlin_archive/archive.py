@@ -828,7 +828,8 @@ class Archive:
             where, params = ("p.site = ? AND p.event_id = ?", (site, event_id))
         found = self._page_rows(where, params)
         if not found:
-            raise NotArchived(f"event {event_id} is not in the archive {self.path}")
+            named = f"{site} event {event_id}" if site else f"event {event_id}"
+            raise NotArchived(f"{named} is not in the archive {self.path}")
         if len(found) > 1:
             sites = ", ".join(state.site for state in found)
             raise NotArchived(

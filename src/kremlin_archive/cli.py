@@ -426,6 +426,9 @@ def show(
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         page = _page(archive, config, ref, site)
         found = version(archive, page, seq, at)
+    if page.status == "gone":
+        note = f"note: {page.site} event {page.event_id} is gone from the site since"
+        click.echo(f"{note} {page.gone_at}; shown: v{found.seq} of {found.captured_at}", err=True)
     record = Record(page.site, page.event_id, page.url, found)
     click.echo(_json(record.to_dict()) if as_json else found.text)
 

@@ -29,6 +29,8 @@ from .timeutil import format_utc, parse_utc, stamp_key
 
 logger = logging.getLogger(__name__)
 
+#: How ``history`` names a version's origin; a first version is "first capture" (what the
+#: site said when first seen, not an edit).
 ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
 DEFAULT_SITE = "en.kremlin.ru"
 
@@ -265,7 +267,7 @@ def _history_line(entry: HistoryEntry) -> str:
         return f"{'':5} {entry.at:<20}  {entry.event}{status}"
     v = entry.version
     what = "first version" if v.seq == 1 else "changed " + (", ".join(v.changed_fields) or "-")
-    origin = ORIGIN_NAMES.get(v.origin, v.origin)
+    origin = "first capture" if v.seq == 1 else ORIGIN_NAMES.get(v.origin, v.origin)
     return f"v{v.seq:<4} {v.captured_at:<20}  {what:<30}  {origin:<16}  {v.text_sha256[:12]}"
 
 

@@ -377,6 +377,10 @@ def count_pages(conn: Any) -> dict[str, int]:
     one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
     return {
         "pages": one("select count(*) from pages"),
+        "never_archived": one(
+            "select count(*) from pages where not exists"
+            " (select 1 from versions where page_id = pages.id)"
+        ),
         "versions": one("select count(*) from versions"),
         "gone": one("select count(*) from pages where status = 'gone'"),
     }
@@ -433,7 +437,8 @@ def render_status(status: dict[str, Any]) -> str:
     """The status as lines of text, for people."""
     lines = [
         f"database  {status['database']} ({status['database_bytes'] / 1e6:.1f} MB)",
-        f"pages     {status['pages']} (gone {status['gone']}), versions {status['versions']}",
+        f"pages     {status['pages'] - status['never_archived']} (gone {status['gone']}), "
+        f"versions {status['versions']}" + _render_never_archived(status["never_archived"]),
     ]
     runs = "; ".join(
         f"{trigger}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(by.items()))
@@ -445,6 +450,14 @@ def render_status(status: dict[str, Any]) -> str:
     lines.extend(f"budget    {b['summary']}" for b in status.get("budget", {}).values())
     lines.append(_render_service(status["service"]))
     return "\n".join(lines)
+
+
+def _render_never_archived(count: int) -> str:
+    """Pages known but with no version (a first fetch that failed: 404, an error) are not
+    in ``list``; they are counted apart so that the two commands agree."""
+    if not count:
+        return ""
+    return f"; {count} more never archived (their first fetch failed; not in list)"
 
 
 def _render_run(run: dict[str, Any]) -> str:
