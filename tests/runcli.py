@@ -8,9 +8,16 @@ import sys
 from pathlib import Path
 
 
-def kremlin(*args: str | Path, cwd: Path | None = None, timeout: float = 120):
-    """``kremlin-archive ARGS`` in a child process; returns the CompletedProcess."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def kremlin(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+):
+    """``kremlin-archive ARGS`` in a child process; returns the CompletedProcess. ``env``
+    adds variables; the caller's KREMLIN_ARCHIVE_* variables are never inherited."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KREMLIN_ARCHIVE_")}
+    env = dict(inherited, PYTHONUNBUFFERED="1", **(env or {}))
     env.pop("HTTP_PROXY", None)
     env.pop("http_proxy", None)
     return subprocess.run(

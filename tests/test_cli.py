@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from fakesite import FakeSite
 from kremlin_archive.cli import main
+from runcli import kremlin
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -66,3 +69,77 @@ def test_files_the_readme_names_are_in_the_repo():
             continue
         where = root / name if "/" in name else root / "src" / "kremlin_archive" / name
         assert where.exists(), f"README.md names {name}, which is not in the repo"
+
+
+# --------------------------------------------------------------------------- where the archive is
+
+
+@pytest.fixture
+def crawled_db(tmp_path: Path) -> Path:
+    """An archive of the fake site made in its own folder, named by an absolute path."""
+    db = tmp_path / "store" / "k.db"
+    with FakeSite(n_pages=3, seed=8, extras=0) as site:
+        result = kremlin("crawl", "--db", db, "--base-url", site.url, "--delay", "0")
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def elsewhere(tmp_path: Path) -> Path:
+    folder = tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def test_kremlin_archive_db_names_the_archive_from_any_folder(crawled_db, tmp_path):
+    result = kremlin("list", cwd=elsewhere(tmp_path), env={"KREMLIN_ARCHIVE_DB": str(crawled_db)})
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3
+    assert list(elsewhere(tmp_path).iterdir()) == []  # no second archive made here
+
+
+def test_the_db_flag_comes_before_the_variable(crawled_db, tmp_path):
+    env = {"KREMLIN_ARCHIVE_DB": str(tmp_path / "other.db")}
+    result = kremlin("list", "--db", crawled_db, cwd=elsewhere(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3
+
+
+def test_kremlin_archive_config_names_the_config_and_the_db_variable_beats_it(crawled_db, tmp_path):
+    config = tmp_path / "my.toml"
+    config.write_text(f'[database]\npath = "{crawled_db}"\n', encoding="utf-8")
+    env = {"KREMLIN_ARCHIVE_CONFIG": str(config)}
+    listed = kremlin("list", cwd=elsewhere(tmp_path), env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 3
+    shown = kremlin("config", cwd=elsewhere(tmp_path), env=env)
+    assert json.loads(shown.stdout)["database"]["path"] == str(crawled_db)
+    missing = tmp_path / "missing.db"
+    env["KREMLIN_ARCHIVE_DB"] = str(missing)
+    result = kremlin("list", cwd=elsewhere(tmp_path), env=env)
+    assert result.returncode == 1
+    assert f"no archive at {missing} (given by KREMLIN_ARCHIVE_DB)" in result.stderr
+
+
+def test_no_archive_says_which_path_was_tried_and_where_it_came_from(tmp_path):
+    here = elsewhere(tmp_path)
+    result = kremlin("list", cwd=here)
+    assert result.returncode == 1
+    assert (
+        "no archive at archive/kremlin.db (the default database.path, relative to the "
+        f"working directory {here}); name the archive with --db PATH or KREMLIN_ARCHIVE_DB=PATH"
+    ) in result.stderr
+    config = tmp_path / "c.toml"
+    config.write_text('[database]\npath = "data/a.db"\n', encoding="utf-8")
+    named = kremlin("show", "1", cwd=here, env={"KREMLIN_ARCHIVE_CONFIG": str(config)})
+    assert (
+        f"no archive at data/a.db (database.path in {config} (named by KREMLIN_ARCHIVE_CONFIG)"
+    ) in named.stderr
+    assert list(here.iterdir()) == []
+
+
+def test_a_config_variable_naming_no_file_is_a_configuration_error(tmp_path):
+    result = kremlin("status", env={"KREMLIN_ARCHIVE_CONFIG": str(tmp_path / "no.toml")})
+    assert result.returncode == 2
+    assert f"config file not found: {tmp_path / 'no.toml'} (given by KREMLIN_ARCHIVE_CONFIG)" in (
+        result.stderr
+    )

@@ -9,14 +9,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .config import Config, load_config, render_defaults, with_base_url
@@ -52,8 +55,24 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+CONFIG_ENV = "KREMLIN_ARCHIVE_CONFIG"
+DB_ENV = "KREMLIN_ARCHIVE_DB"
+
+
+def config_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        envvar=CONFIG_ENV,
+        show_envvar=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML config file (default: config/kremlin.toml when present).",
+    )(func)
+
+
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--config``, ``--db`` and ``--log-level``, shared by every command that reads them."""
+    """``--config``, ``--db`` and ``--log-level``, shared by every command that reads them.
+    The first two fall back on KREMLIN_ARCHIVE_CONFIG and KREMLIN_ARCHIVE_DB."""
     func = click.option(
         "--log-level",
         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -62,22 +81,74 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--db",
         "db_path",
+        envvar=DB_ENV,
+        show_envvar=True,
         type=click.Path(dir_okay=False, path_type=Path),
         help="SQLite archive file (default: the config's database.path).",
     )(func)
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="TOML config file (default: config/kremlin.toml when present).",
-    )(func)
+    return config_file_option(func)
 
 
-def make_config(config_path: Path | None, db_path: Path | None, **overrides: Any) -> Config:
-    """Load the config, apply the command line, and set up logging from it."""
+def _given_by(name: str, flag: str, env: str) -> str | None:
+    """Who set a parameter of the running command: its flag, its variable, or nobody."""
+    source = click.get_current_context().get_parameter_source(name)
+    if source is ParameterSource.COMMANDLINE:
+        return flag
+    return env if source is ParameterSource.ENVIRONMENT else None
+
+
+def load_cli_config(
+    config_path: Path | None, db_path: Path | None = None, db_by: str = "", **overrides: Any
+) -> Config:
+    """The config file (flag, variable, or config/kremlin.toml here), then the command line;
+    ``origins`` names the flag or variable that set the file and the database path."""
+    file_by = _given_by("config_path", "--config", CONFIG_ENV)
+    if config_path is not None and not config_path.exists():
+        raise ConfigError(f"config file not found: {config_path} (given by {file_by})")
     config = load_config(config_path, database__path=str(db_path) if db_path else None, **overrides)
+    origins = dict(config.origins)
+    if file_by:
+        origins["config"] = file_by
+    if db_path is not None:
+        origins["database.path"] = db_by or _given_by("db_path", "--db", DB_ENV) or "--db"
+    return replace(config, origins=origins)
+
+
+def make_config(
+    config_path: Path | None,
+    db_path: Path | None,
+    *,
+    needs_archive: bool = False,
+    **overrides: Any,
+) -> Config:
+    """Load the config, apply the command line, and set up logging from it. With
+    ``needs_archive``, a missing archive is an error saying which path was tried and why."""
+    config = load_cli_config(config_path, db_path, **overrides)
     logging.basicConfig(level=config.log.level, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    if needs_archive and not config.database.path.is_file():
+        raise Failure(no_archive_message(config))
     return config
+
+
+def no_archive_message(config: Config) -> str:
+    """Which database path was tried, where it came from, and how to name another."""
+    path = config.database.path
+    origin = config.origins.get("database.path")
+    if origin in ("--db", DB_ENV):
+        why = f"given by {origin}"
+    elif origin is not None:
+        why = f"database.path in {origin}" + (
+            f" (named by {config.origins['config']})" if "config" in config.origins else ""
+        )
+    else:
+        why = "the default database.path" + (
+            f" ({config.source} does not set it)" if config.source != "defaults" else ""
+        )
+    where = "" if path.is_absolute() else f", relative to the working directory {Path.cwd()}"
+    return (
+        f"no archive at {path} ({why}{where}); name the archive with --db PATH or "
+        f"{DB_ENV}=PATH, or start one there with `kremlin-archive crawl`"
+    )
 
 
 def crawl_config(
@@ -250,14 +321,14 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     """
     from .lookup import open_archive
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         counts = archive.renormalize()
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @main.command("config")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+@config_file_option
 @click.option("--defaults", is_flag=True, help="Print the documented defaults as TOML.")
 @handle_errors
 def show_config(config_path: Path | None, defaults: bool) -> None:
@@ -271,7 +342,8 @@ def show_config(config_path: Path | None, defaults: bool) -> None:
     if defaults:
         click.echo(render_defaults(), nl=False)
         return
-    config = load_config(config_path)
+    db_path = Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None
+    config = load_cli_config(config_path, db_path, db_by=DB_ENV)
     click.echo(json.dumps(_plain(config), indent=2, ensure_ascii=False))
 
 
@@ -344,7 +416,7 @@ def status(config_path: Path | None, db_path: Path | None, log_level: str | None
     """
     from .service import gather_status, render_status
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     info = gather_status(config)
     click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else render_status(info))
 
@@ -422,7 +494,7 @@ def show(
 
     if seq is not None and at is not None:
         raise click.UsageError("give --version or --at, not both")
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         page = _page(archive, config, ref, site)
         found = version(archive, page, seq, at)
@@ -457,7 +529,7 @@ def history(
     """
     from .lookup import open_archive, page_history, render_history
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         page = _page(archive, config, ref, site)
         entries = page_history(archive, page)
@@ -497,7 +569,7 @@ def diff(
     """
     from .lookup import open_archive, pick_pair, render_diff
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         old, new = pick_pair(archive, _page(archive, config, ref, site), a, b)
     text = render_diff(old, new, word)
@@ -536,7 +608,7 @@ def search(
     """
     from .lookup import open_archive, render_hit, search_versions
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         for hit in search_versions(archive, query, all_versions, limit, raw=raw):
             click.echo(_json(hit.to_dict()) if as_json else render_hit(hit))
@@ -563,7 +635,7 @@ def list_events(
     """
     from .lookup import list_pages, open_archive, render_listed
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         for item in list_pages(archive, since):
             click.echo(_json(item.to_dict()) if as_json else render_listed(item))
@@ -607,7 +679,7 @@ def export(
     from .export import ExportOptions, count_records, export_archive
     from .lookup import open_archive
 
-    config = make_config(config_path, db_path, log__level=log_level)
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     options = ExportOptions(fmt, out, all_versions, since)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         if not sys.stderr.isatty():

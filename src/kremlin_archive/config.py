@@ -177,6 +177,8 @@ class Config:
     schedule: ScheduleConfig
     log: LogConfig
     source: str = field(default="defaults", compare=False)
+    #: Where each key not left at its default was set: "section.key" -> a file or "command line".
+    origins: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def enabled_sites(self) -> tuple[SiteConfig, ...]:
@@ -198,16 +200,30 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     then ``overrides`` given as ``section__key=value`` (``None`` values are ignored)."""
     values = _defaults(SETTINGS)
     source = "defaults"
+    origins: dict[str, str] = {}
     file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if path is not None or file.exists():
-        _merge(values, SETTINGS, _read_toml(file), str(file), "")
+        given = _read_toml(file)
+        _merge(values, SETTINGS, given, str(file), "")
         source = str(file)
+        origins |= dict.fromkeys(_dotted(given), source)
     for name, value in overrides.items():
         if value is None:
             continue
         section, _, key = name.partition("__")
         _merge(values, SETTINGS, {section: {key: value}}, "command line", "")
-    return _build(values, source)
+        origins[f"{section}.{key}"] = "command line"
+    return replace(_build(values, source), origins=origins)
+
+
+def _dotted(given: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the keys a TOML table sets: ``{"fetch": {"delay": 1}}`` ->
+    ``["fetch.delay"]``."""
+    names: list[str] = []
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        names += _dotted(value, f"{name}.") if isinstance(value, dict) else [name]
+    return names
 
 
 def with_base_url(config: Config, base_url: str, site: str | None = None) -> Config:
