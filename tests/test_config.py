@@ -8,6 +8,7 @@ import pytest
 
 from kremlin_archive.config import SETTINGS, load_config, render_defaults, with_base_url
 from kremlin_archive.errors import ConfigError
+from runcli import kremlin
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,3 +104,67 @@ def test_base_url_with_two_sites_needs_a_site_name(tmp_path):
     with pytest.raises(ConfigError, match="name it with --site"):
         with_base_url(config, "http://127.0.0.1:8000")
     assert with_base_url(config, "http://127.0.0.1:8000", "ru").sites[1].mirror_url
+
+
+# --- values that parse but cannot work (issue 19, item 8) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[fetch]\ndelay = nan\n", "'fetch.delay' must be a finite number"),
+        ("[fetch]\ndelay = inf\n", "'fetch.delay' must be a finite number"),
+        ("[fetch]\ntimeout = nan\n", "'fetch.timeout' must be a finite number"),
+        ("[fetch]\ndeadline = 0\n", "'fetch.deadline' must be positive"),
+        ("[database]\nbusy_timeout = inf\n", "'database.busy_timeout' must be a finite"),
+        ("[database]\nbusy_timeout = nan\n", "'database.busy_timeout' must be a finite"),
+        ('[database]\npath = ""\n', "'database.path' must name a file"),
+        ('[fetch]\nuser_agent = "a\\nX-Evil: 1"\n', "'fetch.user_agent' must be one line"),
+        ('[sites.en]\nurl = "not a url"\n', "'sites.en.url' must be an absolute URL"),
+        ('[sites.en]\nmirror_url = "ftp://x"\n', "'sites.en.mirror_url' must be an absolute"),
+        ('[fetch]\nproxy = "proxy:3128"\n', "'fetch.proxy' must be an absolute URL"),
+    ],
+    ids=[
+        "delay-nan",
+        "delay-inf",
+        "timeout-nan",
+        "deadline-zero",
+        "busy-inf",
+        "busy-nan",
+        "empty-db-path",
+        "agent-newline",
+        "url-not-a-url",
+        "mirror-ftp",
+        "proxy-no-scheme",
+    ],
+)
+def test_the_command_line_refuses_values_that_cannot_work(tmp_path, text, message):
+    """Each one exits 2 with the file and the key named, never with a traceback."""
+    result = kremlin("config", "--config", write(tmp_path, text))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "k.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_crawl_with_a_nan_delay_stops_before_any_request(tmp_path, fake_site):
+    config = write(tmp_path, "[fetch]\ndelay = nan\n")
+    result = kremlin("crawl", "--config", config, "--db", tmp_path / "a.db",
+                     "--base-url", fake_site.url)  # fmt: skip
+    assert result.returncode == 2
+    assert "'fetch.delay' must be a finite number" in result.stderr
+    assert fake_site.requests == []
+
+
+def test_a_utf16_config_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "k.toml"
+    path.write_text("[fetch]\ndelay = 1\n", encoding="utf-16")
+    result = kremlin("config", "--config", path)
+    assert result.returncode == 2
+    assert "not UTF-8 text" in result.stderr and "UTF-16" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_base_url_that_is_not_a_url_is_refused():
+    with pytest.raises(ConfigError, match="--base-url must be an http"):
+        with_base_url(load_config(path=None), "http://")

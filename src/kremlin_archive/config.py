@@ -8,11 +8,13 @@ naming the file and the key.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -63,6 +65,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "delay": Setting(5.0, "minimum seconds between two requests to one host"),
         "jitter": Setting(2.0, "random seconds added to the delay (0 to this)"),
         "timeout": Setting(30.0, "seconds to connect and to wait for each read"),
+        "deadline": Setting(120.0, "most seconds one request may take, body included"),
         "retries": Setting(4, "retries after a connection error, timeout, 5xx or 429"),
         "backoff": Setting(5.0, "first retry wait in seconds, doubled each retry"),
         "max_backoff": Setting(600.0, "longest wait before a retry, Retry-After included"),
@@ -137,6 +140,7 @@ class FetchConfig:
     delay: float
     jitter: float
     timeout: float
+    deadline: float
     retries: int
     backoff: float
     max_backoff: float
@@ -234,7 +238,7 @@ def with_base_url(config: Config, base_url: str, site: str | None = None) -> Con
         raise ConfigError(
             f"--base-url needs exactly one enabled site (enabled: {names}); name it with --site"
         )
-    if "://" not in base_url:
+    if not _is_url(base_url, ("http", "https")):
         raise ConfigError(f"--base-url must be an http(s) URL, got {base_url!r}")
     chosen = replace(candidates[0], mirror_url=base_url.rstrip("/"))
     sites = tuple(chosen if s.name == chosen.name else s for s in config.sites)
@@ -253,6 +257,10 @@ def _read_toml(file: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {file}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{file}: not UTF-8 text (TOML files are UTF-8; was it saved as UTF-16?)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
 
@@ -323,12 +331,57 @@ def _build(values: dict[str, Any], source: str) -> Config:
 def _check_ranges(values: dict[str, Any], source: str) -> None:
     for section in ("fetch", "schedule", "discover", "database"):
         for key, value in values[section].items():
-            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if not math.isfinite(value):
+                raise ConfigError(f"{source}: '{section}.{key}' must be a finite number")
+            if value < 0:
                 raise ConfigError(f"{source}: '{section}.{key}' must not be negative")
-    if values["fetch"]["timeout"] <= 0:
-        raise ConfigError(f"{source}: 'fetch.timeout' must be positive")
-    if values["schedule"]["poll_interval"] <= 0:
-        raise ConfigError(f"{source}: 'schedule.poll_interval' must be positive")
+    for name in ("fetch.timeout", "fetch.deadline", "schedule.poll_interval"):
+        section, key = name.split(".")
+        if values[section][key] <= 0:
+            raise ConfigError(f"{source}: '{name}' must be positive")
+    _check_texts(values, source)
+
+
+def _check_texts(values: dict[str, Any], source: str) -> None:
+    if not values["database"]["path"].strip():
+        raise ConfigError(f"{source}: 'database.path' must name a file, got an empty string")
+    agent = values["fetch"]["user_agent"]
+    if not agent.strip() or any(ord(c) < 32 or ord(c) == 127 for c in agent):
+        raise ConfigError(
+            f"{source}: 'fetch.user_agent' must be one line of printable text "
+            "(a name and a contact URL)"
+        )
+    for name, site in values["sites"].items():
+        for key in ("url", "mirror_url"):
+            if site[key] or key == "url":
+                _check_url(site[key], f"sites.{name}.{key}", source)
+    if values["fetch"]["proxy"]:
+        _check_url(values["fetch"]["proxy"], "fetch.proxy", source, schemes=_PROXY_SCHEMES)
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+
+
+def _check_url(
+    value: str, name: str, source: str, schemes: tuple[str, ...] = ("http", "https")
+) -> None:
+    """An absolute URL with one of ``schemes`` and a host, without white space."""
+    if not _is_url(value, schemes):
+        raise ConfigError(
+            f"{source}: '{name}' must be an absolute URL ({', '.join(schemes)}) "
+            f"such as http://en.kremlin.ru, got {value!r}"
+        )
+
+
+def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # a broken port or [host]
+        return False
+    return parts.scheme.lower() in schemes and bool(host) and not any(map(str.isspace, value))
 
 
 CONFIG_HEADER = """\
