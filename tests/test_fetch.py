@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import socket
@@ -14,6 +15,7 @@ import pytest
 
 from fakeclock import FakeClock
 from fakesite import CANONICAL, SHARED_HTML, FakeSite
+from hostilesite import HostileSite, wait_until
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.errors import (
     FetchError,
@@ -23,6 +25,7 @@ from kremlin_archive.errors import (
     HostUnreachable,
     HTTPStatusError,
     ResponseTooLarge,
+    ResponseTooSlow,
     RobotsDisallowed,
     TruncatedResponse,
 )
@@ -410,3 +413,133 @@ def test_a_stop_during_a_wait_ends_the_fetch_without_another_request(fake_site, 
         fetcher.fetch(event_url(fake_site))
     asked = [r.path for r in fake_site.requests if r.path != "/robots.txt"]
     assert asked == [path_of(event_url(fake_site))]  # the 503, then no retry
+
+
+# --- hostile answers (issue 19, items 2, 4, 15) -------------------------------------------
+
+
+@pytest.fixture
+def hostile_site():
+    with HostileSite(n_pages=5, seed=1) as site:
+        yield site
+
+
+def test_a_dripping_body_is_cut_at_the_request_deadline_and_not_retried(hostile_site):
+    """1 byte every 20 ms of a 3,000-byte body would take a minute; the deadline is 0.3 s."""
+    path = "/events/president/news/" + str(hostile_site.ids[0])
+    drip = hostile_site.drip(path, hostile_site.render(hostile_site.news()[0])[:3000], 0.02)
+    fetcher = Fetcher(make_config(hostile_site.url, delay=0.0, deadline=0.3), sleep=lambda s: 0)
+    with pytest.raises(ResponseTooSlow, match=r"fetch\.deadline = 0\.3s"):
+        fetcher.fetch(hostile_site.url + path)
+    assert wait_until(lambda: hostile_site.requests_to(path) and not drip.done, 1)
+    assert len(hostile_site.requests_to(path)) == 1  # a server that slow is not asked again
+    assert 0 < drip.sent < len(drip.body) // 2
+
+
+def test_a_stop_request_cuts_a_body_read_short(hostile_site):
+    path = "/events/president/news/" + str(hostile_site.ids[0])
+    drip = hostile_site.drip(path, b"x" * 5000, 0.01)
+    stop = threading.Event()
+    fetcher = Fetcher(make_config(hostile_site.url, delay=0.0), sleep=lambda s: 0, stop=stop)
+    timer = threading.Timer(0.2, stop.set)  # as SIGTERM would, mid-body
+    timer.start()
+    with pytest.raises(FetchInterrupted, match="stopped while reading"):
+        fetcher.fetch(hostile_site.url + path)
+    timer.join()
+    assert 0 < drip.sent < len(drip.body) // 2  # 5,000 bytes take 50 s
+
+
+def test_a_gzip_body_that_does_not_decode_is_one_failed_fetch(hostile_site):
+    path = "/events/president/news/" + str(hostile_site.ids[0])
+    headers = {"Content-Encoding": "gzip"}
+    hostile_site.add_raw(path, b"\x1f\x8b\x08\x00 this is not gzip at all", headers=headers)
+    fetcher = Fetcher(make_config(hostile_site.url, delay=0.0), sleep=lambda s: 0)
+    with pytest.raises(FetchError, match="does not decode as Content-Encoding gzip"):
+        fetcher.fetch(hostile_site.url + path)
+    good = hostile_site.url + "/events/president/news/" + str(hostile_site.ids[1])
+    assert fetcher.fetch(good).status == 200  # the fetcher goes on
+
+
+def test_a_gzip_body_is_decoded(hostile_site):
+    page = hostile_site.news()[0]
+    path = "/events/president/news/" + str(page.event_id)
+    hostile_site.add_raw(path, gzip.compress(hostile_site.render(page)),
+                         headers={"Content-Encoding": "gzip"})  # fmt: skip
+    fetcher = Fetcher(make_config(hostile_site.url, delay=0.0), sleep=lambda s: 0)
+    response = fetcher.fetch(hostile_site.url + path)
+    assert response.body == hostile_site.render(page)
+
+
+def test_a_robots_txt_larger_than_max_bytes_is_parsed_for_its_first_500_kib(fake_site, clock):
+    """It meant "allow all" (the size cap refused it); RFC 9309 asks for 500 KiB at least."""
+    padding = "".join(f"# comment line {n:06d} of a long robots.txt\n" for n in range(20_000))
+    fake_site.robots_txt = "User-agent: *\nDisallow: /events/\n" + padding + "Disallow: /late\n"
+    assert len(fake_site.robots_txt) > 800_000
+    fetcher = fetcher_for(fake_site, clock, max_bytes=100_000)
+    with pytest.raises(RobotsDisallowed):
+        fetcher.fetch(event_url(fake_site))
+    assert fetcher.fetch(f"{fake_site.url}/late").status == 404  # past 500 KiB: not read
+    assert not fake_site.requests_to("/events/*")
+
+
+def test_a_robots_txt_unreachable_after_a_5xx_disallows_everything(fake_site, clock):
+    fake_site.set_fault("reset", path="/robots.txt")
+    fake_site.set_fault("status", path="/robots.txt", times=1, status=503)
+    fetcher = fetcher_for(fake_site, clock, retries=2)
+    with pytest.raises(RobotsDisallowed):
+        fetcher.fetch(event_url(fake_site))
+    assert [r.fault for r in fake_site.requests_to("/robots.txt")] == ["status", "reset", "reset"]
+    assert not fake_site.requests_to("/events/*")
+
+
+def test_a_robots_txt_unreachable_from_the_start_still_allows(fake_site, clock):
+    fake_site.set_fault("reset", path="/robots.txt")
+    fetcher = fetcher_for(fake_site, clock, retries=1)
+    assert fetcher.fetch(event_url(fake_site)).status == 200
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1{path}"])
+def test_a_redirect_to_another_scheme_is_reported_as_such(fake_site, clock, location):
+    url = event_url(fake_site)
+    fake_site.set_fault("redirect", path=path_of(url), location=location)
+    scheme = location.split(":")[0]
+    with pytest.raises(ForeignRedirect, match=f"redirects to a {scheme}: URL, not followed"):
+        fetcher_for(fake_site, clock).fetch(url)
+
+
+# --- a block page without a marker (issue 19, item 14) ------------------------------------
+
+
+def blank_block_page(size: int = 30_000) -> bytes:
+    """A 200 page over 20 kB with no marker in its title and no article: what a
+    protection service may serve instead of every page."""
+    script = "<script>var t=" + "1" * size + ";</script>"
+    return f"<html><head><title>en.kremlin.ru</title>{script}</head><body></body></html>".encode()
+
+
+def test_answers_without_the_article_open_the_breaker(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, breaker_threshold=3)
+    for index in range(6):
+        fake_site.add_raw(path_of(event_url(fake_site, index)), blank_block_page())
+    for index in range(2):
+        assert fetcher.fetch(event_url(fake_site, index), expect="<article").status == 200
+    with pytest.raises(HostBlocked, match="3 answers in a row without <article"):
+        fetcher.fetch(event_url(fake_site, 2), expect="<article")
+    with pytest.raises(HostBlocked):
+        fetcher.fetch(event_url(fake_site, 3), expect="<article")
+    assert len(fake_site.requests_to("/events/*")) == 3
+
+
+def test_one_real_page_between_block_pages_resets_the_count(fake_site, clock):
+    fetcher = fetcher_for(fake_site, clock, breaker_threshold=2)
+    fake_site.add_raw(path_of(event_url(fake_site, 0)), blank_block_page())
+    fake_site.add_raw(path_of(event_url(fake_site, 2)), blank_block_page())
+    for index in range(3):
+        assert fetcher.fetch(event_url(fake_site, index), expect="<article").status == 200
+
+
+def test_a_large_page_without_the_article_and_with_a_marker_blocks_at_once(fake_site, clock):
+    body = blank_block_page().replace(b"<body>", b"<body><p>Please complete the captcha</p>")
+    fake_site.add_raw(path_of(event_url(fake_site)), body)
+    with pytest.raises(HostBlocked, match="challenge page"):
+        fetcher_for(fake_site, clock).fetch(event_url(fake_site), expect="<article")

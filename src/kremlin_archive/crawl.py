@@ -27,6 +27,7 @@ from .errors import (
     FetchInterrupted,
     HostBlocked,
     HostUnreachable,
+    KremlinArchiveError,
     PageError,
 )
 from .fetch import Fetcher, Response
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: Failures after which the run (or the site's part of it) cannot go on.
 RUN_ENDERS = (HostBlocked, HostUnreachable, FetchInterrupted)
+#: What every event page holds; 200 answers without it count for the fetcher's breaker.
+EVENT_PAGE_MARK = "<article"
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,12 @@ class Crawler:
         except (HostBlocked, HostUnreachable) as exc:  # the page in hand is a failure too
             self._save(self._base_capture(site, ref, error=str(exc)), result)
             raise
-        # FetchInterrupted: nothing was asked for the page in hand, so nothing is recorded
+        except KremlinArchiveError:  # FetchInterrupted: the page in hand is not recorded
+            raise
+        except Exception as exc:  # one bad page is a failed capture, never the run's end
+            logger.exception("capture failed url=%s", ref.url)
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            capture = self._base_capture(site, ref, error=error)
         self._save(capture, result)
 
     def _save(self, capture: Capture, result: CrawlResult) -> None:
@@ -310,6 +318,7 @@ class Crawler:
                 _on_mirror(site, ref.url),
                 etag=state.etag if state else None,
                 last_modified=state.last_modified if state else None,
+                expect=EVENT_PAGE_MARK,
             )
         except FetchError as exc:
             if isinstance(exc, RUN_ENDERS):

@@ -11,9 +11,10 @@ Every failure the program can explain to a user is one of these; the CLI turns t
     │   ├── ForeignRedirect      a redirect pointed outside the configured hosts
     │   ├── ResponseTooLarge     the body passed the configured size cap
     │   ├── TruncatedResponse    fewer bytes than Content-Length, or a cut connection
+    │   ├── ResponseTooSlow      the answer took longer than the request deadline
     │   ├── HTTPStatusError      a status we do not archive (``status`` attribute)
     │   ├── HostBlocked          the site throttles or refuses us: circuit breaker open
-    │   └── FetchInterrupted     a stop was asked for while waiting to send a request
+    │   └── FetchInterrupted     a stop was asked for while waiting or reading a body
     ├── PageError                a body is not what it should be
     │   ├── NotAnEventPage       not a whole event page (listing, photos tab, challenge, cut)
     │   └── FeedError            a feed or listing page that cannot be read
@@ -64,6 +65,10 @@ class TruncatedResponse(FetchError):
     """The response body ended before Content-Length, or the connection was cut."""
 
 
+class ResponseTooSlow(FetchError):
+    """The answer was still coming when the request's deadline (fetch.deadline) passed."""
+
+
 class HTTPStatusError(FetchError):
     """The server answered with a status that is neither a page nor retryable."""
 
@@ -77,7 +82,8 @@ class HostBlocked(FetchError):
 
 
 class FetchInterrupted(FetchError):
-    """The run was asked to stop (a signal) while waiting for its turn or for a retry."""
+    """The run was asked to stop (a signal) while waiting for its turn or for a retry, or
+    while a body was coming in (the read is cut short)."""
 
 
 class PageError(KremlinArchiveError):

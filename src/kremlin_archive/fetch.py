@@ -3,15 +3,19 @@
 One ``Fetcher`` per run holds one ``requests.Session`` and the politeness state per host:
 the time of the last request (the next one waits ``delay`` + up to ``jitter`` seconds),
 the parsed robots.txt (fetched once), and the circuit breaker (``breaker_threshold``
-consecutive 403/429 answers, or one captcha/challenge page, open it for good: every later
-request to that host raises ``HostBlocked`` without touching the network).
+consecutive 403/429 answers, as many 200 answers in a row without what the page must hold
+(``expect``: an event page's ``<article``), or one captcha/challenge page, open it for
+good: every later request to that host raises ``HostBlocked`` without touching the network).
 
 Only the configured hosts (each site's canonical and mirror address) are fetched.
-Redirects are followed by hand, on the same host only, at most ``MAX_REDIRECTS`` times.
-Connection errors, timeouts, cut bodies, 5xx and 429 are retried ``retries`` times,
-waiting ``backoff`` seconds doubled each time (``Retry-After`` when longer), never more than
-``max_backoff``. robots.txt: a 4xx or an unreachable robots.txt allows everything; a 5xx
-after the retries disallows everything (RFC 9309, 2.3.1.4).
+Redirects are followed by hand, on the same host and over http(s) only, at most
+``MAX_REDIRECTS`` times. Connection errors, timeouts, cut bodies, 5xx and 429 are retried
+``retries`` times, waiting ``backoff`` seconds doubled each time (``Retry-After`` when
+longer), never more than ``max_backoff``. Each request has an overall ``deadline``: a body
+still coming after it is given up (``ResponseTooSlow``, not retried), and a stop request
+cuts a body read short. robots.txt (RFC 9309): its first 500 KiB are parsed whatever its
+size; a 4xx or an unreachable robots.txt allows everything; a 5xx after the retries, or
+one followed by no answer at all, disallows everything (2.3.1.4).
 
 Proxies are resolved once per ``Fetcher``, per host: ``fetch.proxy`` if set, else the
 environment's (``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``, honouring ``NO_PROXY``).
@@ -37,7 +41,13 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import (
+    DecodeError,
+    NameResolutionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from .config import Config, FetchConfig
 from .errors import (
@@ -48,6 +58,7 @@ from .errors import (
     HostUnreachable,
     HTTPStatusError,
     ResponseTooLarge,
+    ResponseTooSlow,
     RobotsDisallowed,
     TruncatedResponse,
 )
@@ -71,6 +82,7 @@ CHALLENGE_MARKERS = (
     "cf-chl-",
     "just a moment...",
 )
+ROBOTS_PARSED_BYTES = 500 * 1024  # RFC 9309 2.5: parse at least the first 500 KiB
 CHALLENGE_MAX_BYTES = 20_000  # below this, a marker anywhere counts; above, only in <title>
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -132,14 +144,25 @@ class Fetcher:
         self._last_request: dict[str, float] = {}
         self._robots: dict[str, RobotFileParser] = {}
         self._refusals: dict[str, int] = {}
+        self._misses: dict[str, int] = {}  # consecutive 200s without the expected text
+        self._server_error: int | None = None
         self._blocked: dict[str, str] = {}
 
     # the public side ---------------------------------------------------------------------
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        expect: str | None = None,
     ) -> Response:
-        """GET ``url`` politely. Returns 200/304/404/410; raises FetchError otherwise."""
+        """GET ``url`` politely. Returns 200/304/404/410; raises FetchError otherwise.
+
+        ``expect``: text every real page at this URL holds (``<article`` for an event
+        page). A 200 HTML answer without it counts for the breaker like a refusal, and
+        one of them with a challenge marker anywhere opens the breaker at once."""
         self._check_allowed(url)
         headers = _conditional_headers(etag, last_modified)
         current = url
@@ -147,7 +170,7 @@ class Fetcher:
             self._check_robots(current)
             raw = self._get(current, headers)
             if raw.status not in REDIRECT_STATUSES:
-                return self._finish(url, raw)
+                return self._finish(url, raw, expect)
             current = self._redirect_target(current, raw)
         raise HTTPStatusError(f"more than {MAX_REDIRECTS} redirects from {url}", url, 310)
 
@@ -193,19 +216,28 @@ class Fetcher:
     def _fetch_robots(self, robots_url: str, strict: bool) -> RobotFileParser:
         parser = RobotFileParser(robots_url)
         try:
-            raw = self._get(robots_url, {})
+            raw = self._get(robots_url, {}, keep=ROBOTS_PARSED_BYTES)
             for _ in range(MAX_REDIRECTS):
                 if raw.status not in REDIRECT_STATUSES:
                     break
                 robots_url = self._redirect_target(robots_url, raw)
-                raw = self._get(robots_url, {})
-        except HostUnreachable:
-            if strict:
+                raw = self._get(robots_url, {}, keep=ROBOTS_PARSED_BYTES)
+        except (HostUnreachable, TruncatedResponse) as exc:
+            if self._server_error is not None:  # a 5xx, then nothing: the server is failing
+                logger.warning(
+                    "robots failed url=%s status=%s then error=%s: disallowing all",
+                    robots_url, self._server_error, exc,
+                )  # fmt: skip
+                parser.disallow_all = True
+                return parser
+            if strict and isinstance(exc, HostUnreachable):
                 raise
-            logger.warning("robots unreachable url=%s: allowing all", robots_url)
+            logger.warning("robots unreachable url=%s error=%s: allowing all", robots_url, exc)
             parser.allow_all = True
             return parser
-        except (TruncatedResponse, ForeignRedirect, ResponseTooLarge) as exc:
+        except FetchInterrupted:
+            raise
+        except FetchError as exc:  # a foreign redirect, an undecodable or too slow body
             logger.warning("robots unreadable url=%s error=%s: allowing all", robots_url, exc)
             parser.allow_all = True
             return parser
@@ -216,20 +248,29 @@ class Fetcher:
         if not location:
             raise HTTPStatusError(f"{url}: redirect without Location", url, raw.status)
         target = urljoin(url, location)
-        if _netloc(target) != _netloc(url) or urlsplit(target).scheme not in ("http", "https"):
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ForeignRedirect(
+                f"{url} redirects to a {scheme or 'scheme-less'}: URL, not followed: {target}",
+                url,
+            )
+        if _netloc(target) != _netloc(url):
             raise ForeignRedirect(f"{url} redirects to another host: {target}", url)
         logger.info("redirected url=%s to=%s status=%s", url, target, raw.status)
         return target
 
     # one GET with retries ----------------------------------------------------------------
 
-    def _get(self, url: str, headers: dict[str, str]) -> _Raw:
-        """One GET, retried on transient failures; the breaker sees every answer."""
+    def _get(self, url: str, headers: dict[str, str], keep: int | None = None) -> _Raw:
+        """One GET, retried on transient failures; the breaker sees every answer. ``keep``:
+        read only the first ``keep`` bytes of the body, whatever its size. The last 5xx
+        retried is left in ``_server_error`` (None when there was none)."""
         host = _netloc(url)
         attempt = 0
+        self._server_error = None
         while True:
             try:
-                raw = self._send(url, headers)
+                raw = self._send(url, headers, keep)
             except _Transient as exc:
                 if attempt >= self.settings.retries:
                     raise _gave_up(url, host, exc, attempt) from None
@@ -238,6 +279,7 @@ class Fetcher:
                 continue
             self._note_answer(url, host, raw.status)
             if raw.status in RETRY_STATUSES and attempt < self.settings.retries:
+                self._server_error = raw.status if raw.status >= 500 else self._server_error
                 retry_after = _retry_after(raw.headers.get("retry-after"))
                 self._wait_retry(url, attempt, f"HTTP {raw.status}", retry_after)
                 attempt += 1
@@ -273,21 +315,36 @@ class Fetcher:
         logger.warning("host blocked host=%s reason=%s", host, reason)
         raise HostBlocked(f"{host} blocked: {reason}", url)
 
-    def _send(self, url: str, headers: dict[str, str]) -> _Raw:
+    def _send(self, url: str, headers: dict[str, str], keep: int | None = None) -> _Raw:
         host = _netloc(url)
         self._wait_turn(host)
         self.requests_sent += 1
+        deadline = time.monotonic() + self.settings.deadline  # real time, whatever the clock
         try:
-            response = self.session.get(
+            response = self._open(url, host, headers)
+        finally:
+            self._last_request[host] = self.clock()
+        try:
+            body = self._read_body(url, response, deadline, keep)
+        finally:
+            response.close()
+            self._last_request[host] = self.clock()
+        return _Raw(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
+
+    def _open(self, url: str, host: str, headers: dict[str, str]) -> requests.Response:
+        """Send the request and read the status line and headers (not the body)."""
+        wait = min(self.settings.timeout, self.settings.deadline)
+        try:
+            return self.session.get(
                 url,
                 headers=headers,
-                timeout=self.settings.timeout,
+                timeout=wait,
                 allow_redirects=False,
                 stream=True,
                 proxies=self._proxies[host],
             )
         except requests.Timeout as exc:
-            raise _Transient(f"no answer within {self.settings.timeout}s ({exc})") from None
+            raise _Transient(f"no answer within {wait:g}s ({exc})") from None
         except requests.ConnectionError as exc:
             if _name_unresolved(exc):  # no network or no DNS: retrying will not help
                 raise HostUnreachable(
@@ -297,14 +354,6 @@ class Fetcher:
                     url,
                 ) from None
             raise _Transient(f"connection failed ({_short(exc)})") from None
-        finally:
-            self._last_request[host] = self.clock()
-        try:
-            body = self._read_body(url, response)
-        finally:
-            response.close()
-            self._last_request[host] = self.clock()
-        return _Raw(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
 
     def _wait_turn(self, host: str) -> None:
         last = self._last_request.get(host)
@@ -315,19 +364,35 @@ class Fetcher:
         if wait > 0:
             self._pause(wait)
 
-    def _read_body(self, url: str, response: requests.Response) -> bytes:
+    def _read_body(
+        self, url: str, response: requests.Response, deadline: float, keep: int | None = None
+    ) -> bytes:
+        """The body, as it comes (``read1``: no read waits for a whole chunk), cut short
+        by the size cap, the request's deadline and a stop request; with ``keep``, its
+        first ``keep`` bytes (a larger body is not an error then)."""
         cap = self.settings.max_bytes
         declared = _content_length(response)
-        if declared is not None and declared > cap:
+        if keep is None and declared is not None and declared > cap:
             raise ResponseTooLarge(f"{url}: Content-Length {declared} > {cap} bytes", url)
         chunks, size = [], 0
         try:
-            for chunk in response.iter_content(CHUNK_BYTES):
+            while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
                 size += len(chunk)
-                if size > cap:
+                if keep is not None and size >= keep:
+                    chunks.append(chunk[: len(chunk) - (size - keep)])
+                    logger.info("body cut url=%s kept=%d bytes", url, keep)
+                    return b"".join(chunks)
+                if keep is None and size > cap:
                     raise ResponseTooLarge(f"{url}: body passed {cap} bytes", url)
                 chunks.append(chunk)
-        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
+                self._check_reading(url, size, deadline)
+        except DecodeError as exc:
+            encoding = response.headers.get("Content-Encoding", "?")
+            raise FetchError(
+                f"{url}: the body does not decode as Content-Encoding {encoding} ({_short(exc)})",
+                url,
+            ) from None
+        except (ProtocolError, ReadTimeoutError, SSLError, OSError) as exc:
             raise _Transient(f"body cut ({_short(exc)})", True) from None
         body = b"".join(chunks)
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
@@ -335,9 +400,19 @@ class Fetcher:
             raise _Transient(f"body cut: {len(body)} of {declared} bytes", True)
         return body
 
+    def _check_reading(self, url: str, size: int, deadline: float) -> None:
+        if self.stop.is_set():
+            raise FetchInterrupted(f"stopped while reading {url} ({size} bytes in)", url)
+        if time.monotonic() > deadline:
+            raise ResponseTooSlow(
+                f"{url}: still coming after fetch.deadline = {self.settings.deadline:g}s "
+                f"({size} bytes in); a server that slow is not waited for",
+                url,
+            )
+
     # the answer --------------------------------------------------------------------------
 
-    def _finish(self, url: str, raw: _Raw) -> Response:
+    def _finish(self, url: str, raw: _Raw, expect: str | None = None) -> Response:
         logger.info("fetched url=%s status=%s bytes=%d", url, raw.status, len(raw.body))
         if raw.status not in PAGE_STATUSES:
             raise HTTPStatusError(f"{url}: HTTP {raw.status}", url, raw.status)
@@ -352,27 +427,48 @@ class Fetcher:
             fetched_at=utc_now(),
             headers=raw.headers,
         )
-        marker = looks_blocked(response)
+        missing = _lacks(response, expect)
+        marker = looks_blocked(response, anywhere=missing)
         if marker:
             self._block(url, _netloc(url), f"challenge page ({marker!r}) instead of {url}")
+        if expect and response.status == 200:
+            self._note_content(url, _netloc(url), missing, expect)
         return response
+
+    def _note_content(self, url: str, host: str, missing: bool, expect: str) -> None:
+        """Count the 200 answers in a row that lack what the page must hold: a block or
+        challenge page without a known marker looks like that."""
+        self._misses[host] = self._misses.get(host, 0) + 1 if missing else 0
+        if self._misses[host] >= max(1, self.settings.breaker_threshold):
+            reason = f"{self._misses[host]} answers in a row without {expect} (a block page?)"
+            self._block(url, host, reason)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def looks_blocked(response: Response) -> str | None:
+def looks_blocked(response: Response, anywhere: bool = False) -> str | None:
     """The challenge marker of a 200 captcha / DDoS-protection / access-denied page, or
-    None. Only clear signals: a marker in the <title>, or anywhere in a small HTML page."""
+    None. Only clear signals: a marker in the <title>, or anywhere in a small HTML page
+    or (``anywhere``) in a page that lacks what it should hold."""
     if response.status != 200 or "html" not in response.headers.get("content-type", "html"):
         return None
     text = response.text
     title = _TITLE.search(text[:SNIFF_BYTES])
     where = title[1] if title else ""
-    if len(response.body) < CHALLENGE_MAX_BYTES:
+    if anywhere or len(response.body) < CHALLENGE_MAX_BYTES:
         where = text
     lowered = where.lower()
     return next((m for m in CHALLENGE_MARKERS if m in lowered), None)
+
+
+def _lacks(response: Response, expect: str | None) -> bool:
+    """A 200 HTML answer without ``expect`` (case-blind) in its text."""
+    if not expect or response.status != 200:
+        return False
+    if "html" not in response.headers.get("content-type", "html"):
+        return False
+    return expect.lower() not in response.text.lower()
 
 
 def decode_body(body: bytes, content_type: str | None) -> str:
@@ -401,7 +497,10 @@ def _sniffed_charset(body: bytes) -> str | None:
 
 def _parse_robots(parser: RobotFileParser, raw: _Raw) -> RobotFileParser:
     if raw.status == 200:
-        parser.parse(decode_body(raw.body, raw.headers.get("content-type")).splitlines())
+        lines = decode_body(raw.body, raw.headers.get("content-type")).splitlines()
+        if len(raw.body) >= ROBOTS_PARSED_BYTES and lines:
+            lines.pop()  # the body was cut: its last line may be half of one
+        parser.parse(lines)
     elif raw.status >= 500:
         logger.warning("robots failed url=%s status=%s: disallowing all", parser.url, raw.status)
         parser.disallow_all = True
