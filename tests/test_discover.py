@@ -207,3 +207,39 @@ def test_listing_ignores_links_to_other_hosts():
     assert page.next_url is None
     page = parse_listing(body.replace('href="7"', 'href="../7"'), f"{NEWS}/page/2", SITE)
     assert [r.url for r in page.refs] == [f"{NEWS}/7"]
+
+
+# --- hostile feeds (issue 19, items 2 and 15) ---------------------------------------------
+
+LOLZ = (
+    '<?xml version="1.0" encoding="{enc}"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    '<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+    '<feed xmlns="http://www.w3.org/2005/Atom"><title>&lol2;</title></feed>'
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_wide_feed_with_a_doctype_is_refused_too(encoding):
+    """The check looked for ASCII bytes, which a UTF-16 body does not have."""
+    label = encoding.split("-l")[0].split("-b")[0].upper()
+    body = LOLZ.format(enc=label).encode(encoding)
+    with pytest.raises(FeedError, match="declares a DOCTYPE or entity"):
+        parse_feed(body, f"{NEWS}/feed", SITE)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "2020-13-01T00:00:00"]
+)
+def test_a_feed_date_with_no_utc_time_is_no_date(stamp):
+    assert to_utc(stamp) is None
+
+
+@pytest.mark.parametrize("digits", ["99999999999999999999", "7" * 5000, "0", "²"])
+def test_a_link_with_an_id_the_archive_cannot_hold_is_no_event(digits):
+    assert parse_event_url(f"/events/president/news/{digits}", SITE) is None
+    assert parse_event_url(f"/acts/news/{digits}", SITE) is None
+
+
+def test_the_largest_storable_id_is_an_event():
+    ref = parse_event_url(f"/events/president/news/{2**63 - 1}", SITE)
+    assert ref is not None and ref.event_id == 2**63 - 1

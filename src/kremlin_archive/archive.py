@@ -67,6 +67,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database, Migrations
 
+from .discover import MAX_EVENT_ID, event_number
 from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotArchived, PageError
 from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
 from .timeutil import utc_now
@@ -382,10 +383,13 @@ def changed_fields(old: dict, old_text: str, new: dict, new_text: str) -> tuple[
 def event_ref(ref: int | str) -> tuple[str | None, int]:
     """(site or None, event id) of an event id or an event URL; ValueError otherwise."""
     if isinstance(ref, int) or str(ref).strip().isdigit():
-        return None, int(ref)
+        event_id = ref if isinstance(ref, int) else event_number(str(ref))
+        if event_id is None or not 0 < event_id <= MAX_EVENT_ID:
+            raise ValueError(f"not an event id: {ref!r}")
+        return None, event_id
     parts = urlsplit(str(ref).strip())
     segments = [s for s in parts.path.split("/") if s]
-    ids = [s for s in segments if s.isdigit()]
+    ids = [s for s in segments if event_number(s) is not None]
     if not parts.hostname or not ids:
         raise ValueError(f"not an event id or event URL: {ref!r}")
     return parts.hostname.lower(), int(ids[-1])

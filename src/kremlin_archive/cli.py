@@ -187,7 +187,13 @@ def main() -> None:
 @click.option("--site", help="Which site --base-url stands in for (en or ru).")
 @click.option("--limit", type=click.IntRange(min=0), help="Fetch at most N event pages.")
 @click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests.")
-@click.option("--id", "ids", type=int, multiple=True, help="Fetch this event id (repeatable).")
+@click.option(
+    "--id",
+    "ids",
+    type=click.IntRange(min=1, max=2**63 - 1),
+    multiple=True,
+    help="Fetch this event id (repeatable).",
+)
 @click.option("--url", "urls", multiple=True, help="Fetch this event URL (repeatable).")
 @click.option("--backfill", type=click.IntRange(min=1), help="Walk N feed/listing pages back.")
 @click.option(

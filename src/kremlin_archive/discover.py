@@ -34,6 +34,15 @@ _NOT_SECTIONS = frozenset(("page", "by-date", "calendar", "copy", "feed"))
 _DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _HTML_DOCTYPE = re.compile(rb"^\s*<!doctype\s+html", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+#: The largest id SQLite can store (a longer number in a link is no event of this site).
+MAX_EVENT_ID = 2**63 - 1
+#: Byte-order marks and the first bytes of "<?" in the encodings wider than one byte.
+_WIDE_STARTS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+    (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,25 @@ def parse_event_url(url: str, canonical_url: str) -> EventRef | None:
         section = match["section"]
         if section in _NOT_SECTIONS:
             return None
-        event_id = int(match["id"])
+        event_id = event_number(match["id"])
+        if event_id is None:
+            return None
         return EventRef(event_id, f"{base}/events/president/{section}/{event_id}", section)
-    if match := _ACT_PATH.match(path):
-        return EventRef(int(match["id"]), f"{base}/acts/news/{match['id']}", "acts", "act")
-    if match := _MISC_PATH.match(path):
-        return EventRef(int(match["id"]), f"{base}/misc/{match['id']}", "misc", "misc")
+    if (match := _ACT_PATH.match(path)) and (event_id := event_number(match["id"])):
+        return EventRef(event_id, f"{base}/acts/news/{event_id}", "acts", "act")
+    if (match := _MISC_PATH.match(path)) and (event_id := event_number(match["id"])):
+        return EventRef(event_id, f"{base}/misc/{event_id}", "misc", "misc")
     return None
+
+
+def event_number(digits: str) -> int | None:
+    """The event id written by ``digits`` (ASCII only), or None when it is no id the
+    archive can hold: 0, or above MAX_EVENT_ID (a 20-digit or 5,000-digit number)."""
+    digits = digits.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_EVENT_ID else None
 
 
 def canonical_page_url(href: str, page_url: str, canonical_url: str) -> str | None:
@@ -145,7 +166,7 @@ def parse_feed(body: str | bytes, page_url: str, canonical_url: str) -> FeedPage
 
 
 def _feed_root(body: str | bytes, page_url: str) -> ET.Element:
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    raw = _as_narrow(body.encode("utf-8") if isinstance(body, str) else body)
     if _HTML_DOCTYPE.search(raw[:1024]):
         raise FeedError(f"{page_url}: not a feed (an HTML page)")
     if _DOCTYPE.search(raw):
@@ -157,6 +178,15 @@ def _feed_root(body: str | bytes, page_url: str) -> ET.Element:
     if root.tag != f"{ATOM}feed":
         raise FeedError(f"{page_url}: not an Atom feed (root element {root.tag!r})")
     return root
+
+
+def _as_narrow(raw: bytes) -> bytes:
+    """A UTF-16 or UTF-32 body as UTF-8, for the declaration checks (which look for
+    ASCII bytes); any other body as it is."""
+    for start, encoding in _WIDE_STARTS:
+        if raw.startswith(start):
+            return raw.decode(encoding, errors="replace").encode("utf-8")
+    return raw
 
 
 def _without_declared_encoding(body: str | bytes) -> str | bytes:

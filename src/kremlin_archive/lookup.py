@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .archive import Archive, PageState, Version, migrations
-from .discover import parse_event_url
+from .discover import MAX_EVENT_ID, event_number, parse_event_url
 from .errors import ArchiveError, BadSearchQuery, NotArchived
 from .timeutil import format_utc, parse_utc, stamp_key
 
@@ -158,7 +158,12 @@ def parse_ref(ref: str, site_host: str, hosts: dict[str, str]) -> tuple[str, int
     """``(canonical host, event id)`` of an id or a URL; NotArchived for anything else."""
     ref = ref.strip()
     if ref.isdigit():
-        return site_host, int(ref)
+        event_id = event_number(ref)
+        if event_id is None:
+            raise NotArchived(
+                f"not an event id: {ref} (ids are whole numbers from 1 to {MAX_EVENT_ID})"
+            )
+        return site_host, event_id
     split = urlsplit(ref if "://" in ref else f"http://{ref}")
     host = (split.hostname or "").removeprefix("www.")
     host = host if host in hosts else site_host
@@ -211,7 +216,7 @@ def parse_moment(text: str) -> datetime:
     text = text.strip()
     moment = parse_utc(text)
     if moment is None:
-        raise ValueError(f"not an ISO date or datetime: {text!r}")
+        raise ValueError(f"not an ISO date or datetime (years 1 to 9999, in UTC): {text!r}")
     return moment.replace(hour=23, minute=59, second=59) if len(text) == 10 else moment
 
 

@@ -36,9 +36,9 @@ def parse_utc(stamp: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 has no UTC time
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def to_utc(stamp: str | None) -> str | None:

@@ -1,0 +1,116 @@
+"""Whole runs against a hostile server on 127.0.0.1, through the real CLI: one bad item is
+one failed capture with its reason (or a clear usage error), and the run goes on."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from hostilesite import HostileSite
+from runcli import kremlin
+
+FEED = "/events/president/news/feed"
+
+
+@pytest.fixture
+def site():
+    with HostileSite(n_pages=5, seed=3) as site:
+        yield site
+
+
+def crawl(site: HostileSite, db, *args: str):
+    return kremlin("crawl", "--db", db, "--base-url", site.url, "--delay", "0", *args)
+
+
+def page_ids(db) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT event_id FROM pages ORDER BY event_id")]
+
+
+def hostile_feed(site: HostileSite) -> bytes:
+    """The site's feed with impossible dates on two entries and links with impossible ids."""
+    feed = site.route(FEED, {}).body.decode()
+    stamps = [p.updated for p in site.news()[:2]]
+    for stamp, hostile in zip(stamps, ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"),
+                              strict=True):  # fmt: skip
+        feed = feed.replace(f"<updated>{stamp:%Y-%m-%dT%H:%M:%S}+04:00</updated>",
+                            f"<updated>{hostile}</updated>", 1)  # fmt: skip
+    assert feed.count("<updated>9999-") == 1 and feed.count("<updated>0001-") == 1
+    bad = "".join(
+        f"<entry><title>x</title><id>http://en.kremlin.ru/events/president/news/{n}</id>"
+        f"<updated>2020-08-27T20:00:00+04:00</updated>"
+        f'<link href="http://en.kremlin.ru/events/president/news/{n}" rel="alternate" />'
+        "</entry>"
+        for n in ("99999999999999999999", "7" * 5000, "0")
+    )
+    return feed.replace("</feed>", bad + "</feed>").encode()
+
+
+def test_bad_items_are_failed_captures_and_the_run_goes_on(site, tmp_path):
+    """Dates past the UTC range, ids SQLite cannot hold and a gzip body that does not
+    decode: each was a traceback that ended the run (and every later run)."""
+    site.add_raw(FEED, hostile_feed(site), "application/atom+xml; charset=utf-8")
+    broken = site.ids[2]
+    site.add_raw(f"/events/president/news/{broken}", b"\x1f\x8b\x08\x00 this is not gzip at all",
+                 headers={"Content-Encoding": "gzip"})  # fmt: skip
+    db = tmp_path / "a.db"
+    result = crawl(site, db)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert result.stdout.strip() == (
+        "discovered 5, new 4, changed 0, unchanged 0, gone 0, failed 1"
+    )
+    assert f"failed http://en.kremlin.ru/events/president/news/{broken}: " in result.stderr
+    assert "does not decode as Content-Encoding gzip" in result.stderr
+    assert page_ids(db) == sorted(site.ids)  # the impossible ids were never pages
+    status = json.loads(kremlin("status", "--json", "--db", db).stdout)
+    assert status["last_runs"]["manual"]["failed"] == 1
+
+
+@pytest.mark.parametrize("bad_id", ["99999999999999999999", "-5", "0", "7" * 5000])
+def test_an_impossible_crawl_id_is_a_usage_error(site, tmp_path, bad_id):
+    db = tmp_path / "a.db"
+    result = crawl(site, db, "--id", bad_id)
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--id'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()  # no page row for id -5, no archive at all
+    assert site.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["99999999999999999999"], 1, "not an event id: 99999999999999999999"),
+        (["7" * 5000], 1, "not an event id"),
+        (["²"], 1, "not an event id"),
+        (["{id}", "--at", "9999-12-31T23:59:59-23:59"], 2, "years 1 to 9999, in UTC"),
+        (["{id}", "--at", "0001-01-01T00:00:00+14:00"], 2, "years 1 to 9999, in UTC"),
+    ],
+    ids=["20-digits", "5000-digits", "superscript-two", "at-past-9999", "at-before-1"],
+)
+def test_show_refuses_impossible_ids_and_moments_clearly(site, tmp_path, args, code, message):
+    db = tmp_path / "a.db"
+    assert crawl(site, db, "--id", str(site.ids[0])).returncode == 0
+    result = kremlin("show", "--db", db, *[a.replace("{id}", str(site.ids[0])) for a in args])
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_block_pages_without_a_marker_stop_the_run_through_the_breaker(site, tmp_path):
+    """Over 20 kB, no marker in the title, no article: the breaker stayed closed and every
+    page of the run was asked for and stored as a failed capture."""
+    blank = b"<html><head><title>en.kremlin.ru</title><script>var t=" + b"1" * 30_000
+    blank += b";</script></head><body></body></html>"
+    for page in site.news():
+        site.add_raw(f"/events/president/news/{page.event_id}", blank)
+    config = tmp_path / "k.toml"
+    config.write_text("[fetch]\nbreaker_threshold = 3\n", encoding="utf-8")
+    result = crawl(site, tmp_path / "a.db", "--config", str(config))
+    assert result.returncode == 1
+    assert "blocked: 3 answers in a row without <article" in result.stderr
+    assert len(site.requests_to("/events/president/news/6*")) == 3  # of 5 pages
+    assert "failed 3" in result.stdout
