@@ -227,13 +227,6 @@ def test_a_wide_feed_with_a_doctype_is_refused_too(encoding):
         parse_feed(body, f"{NEWS}/feed", SITE)
 
 
-@pytest.mark.parametrize(
-    "stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "2020-13-01T00:00:00"]
-)
-def test_a_feed_date_with_no_utc_time_is_no_date(stamp):
-    assert to_utc(stamp) is None
-
-
 @pytest.mark.parametrize("digits", ["99999999999999999999", "7" * 5000, "0", "²"])
 def test_a_link_with_an_id_the_archive_cannot_hold_is_no_event(digits):
     assert parse_event_url(f"/events/president/news/{digits}", SITE) is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from kremlin_archive.timeutil import format_utc, parse_utc, stamp_key, to_utc
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -33,3 +35,10 @@ def test_stamps_of_one_moment_written_differently_order_as_one():
     same = ["2020-08-27T16:00:00Z", "2020-08-27T16:00:00.123+00:00", "2020-08-27T19:00:00+03:00"]
     assert {stamp_key(s) for s in same} == {"2020-08-27T16:00:00Z"}
     assert stamp_key("2020-08-27T15:59:59Z") < stamp_key("2020-08-27T16:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "2020-13-01T00:00:00"]
+)
+def test_a_stamp_with_no_utc_time_is_no_stamp(stamp):
+    assert to_utc(stamp) is None
