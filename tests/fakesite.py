@@ -1,10 +1,11 @@
 """A fake en.kremlin.ru on 127.0.0.1 for tests and benchmarks.
 
-``FakeSite`` serves generated event pages, Atom feeds, listing pages and robots.txt in the
-site's real markup (a hand-written template, not a copy), with state the tests control
-(add, edit, remove pages) and faults they plan (503 with Retry-After, 429, resets, cut
-bodies, slow answers, challenge pages, redirects). ``ReplicaSite`` serves the saved real
-pages of ``../shared/kremlin-html`` under their real paths.
+``FakeSite`` serves generated event pages, Atom feeds, listing pages (by number and by
+date) and robots.txt in the site's real markup (a hand-written template, not a copy), with
+state the tests control (add, edit, remove pages) and faults they plan (503 with
+Retry-After, 429, resets, cut bodies, slow answers, challenge pages, redirects).
+``ReplicaSite`` serves the saved real pages of ``../shared/kremlin-html`` under their real
+paths.
 
 Both log every request (``site.requests``). Links in what they serve point at the canonical
 ``http://en.kremlin.ru`` like the real site; a client maps them onto ``site.url``.
@@ -1082,7 +1083,7 @@ class FakeSite(BaseSite):
         feed = self._feed_route(path)
         if feed is not None:
             return feed
-        listing = self._listing_route(path)
+        listing = self._listing_route(path) or self._by_date_route(path)
         if listing is not None:
             return listing
         return self._event_route(path, headers)
@@ -1111,6 +1112,20 @@ class FakeSite(BaseSite):
             return Reply(404, _error_page(404))
         promoted = pages[min(len(pages) - 1, PAGE_SIZE + 3)] if pages else None
         return Reply(200, render_listing(pages, number, promoted).encode())
+
+    def _by_date_route(self, path: str) -> Reply | None:
+        """``/events/president/news/by-date/DD.MM.YYYY``: the listing page holding the
+        newest event of that day (or, on a day without events, the next older one)."""
+        match = re.fullmatch(r"/events/president/news/by-date/(\d\d)\.(\d\d)\.(\d{4})", path)
+        if not match:
+            return None
+        day = datetime(int(match[3]), int(match[2]), int(match[1])).date()
+        pages = self.news()
+        index = next((i for i, p in enumerate(pages) if p.published.date() <= day), None)
+        if index is None:
+            return Reply(404, _error_page(404))
+        promoted = pages[min(len(pages) - 1, PAGE_SIZE + 3)]
+        return Reply(200, render_listing(pages, index // PAGE_SIZE + 1, promoted).encode())
 
     def _event_route(self, path: str, headers: dict[str, str]) -> Reply:
         match = _EVENT_PATH.fullmatch(path) or _OTHER_PATH.fullmatch(path)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from fakesite import SHARED_HTML, FakeSite
 from kremlin_archive.discover import (
     EventRef,
+    by_date_url,
+    entry_day,
+    page_number,
     parse_event_url,
     parse_feed,
     parse_listing,
@@ -115,6 +120,35 @@ def test_real_by_date_page_pages_on_to_the_listing():
     )
     assert 53016 in [r.event_id for r in page.refs]
     assert page.next_url == f"{NEWS}/page/253"
+    assert page.number == 252  # the listing page that holds the day
+    assert page.days[53016] == date(2016, 10, 4)
+    assert page.days[53029] == date(2016, 10, 5)
+
+
+@pytest.mark.shared
+def test_real_listing_items_carry_their_day_and_the_page_its_number():
+    page = parse_listing(shared("en-news-list-page-2-2020-08.html"), f"{NEWS}/page/2", SITE)
+    assert page.number == 2
+    assert len(page.days) == 20
+    assert page.days[63911] == date(2020, 8, 19)
+    assert min(page.days.values()) == date(2020, 8, 12)
+
+
+@pytest.mark.shared
+def test_real_feed_entries_are_dated_by_publication_not_by_their_last_edit():
+    feed = parse_feed(
+        shared("en-events-president-news-feed-2020-08-27.atom.xml"), f"{NEWS}/feed", SITE
+    )
+    days = [entry_day(e) for e in feed.entries]
+    assert days == sorted(days, reverse=True)  # the feed is in publication order
+    assert days[-1] == date(2020, 8, 19)
+    assert feed.entries[-1].updated.startswith("2020-08-20")  # edited the next day
+
+
+def test_walk_page_addresses():
+    assert page_number(f"{NEWS}/feed/page/12") == 12
+    assert page_number(f"{NEWS}/feed") == 1
+    assert by_date_url(NEWS, date(2016, 10, 4)) == f"{NEWS}/by-date/04.10.2016"
 
 
 @pytest.mark.shared
@@ -144,6 +178,16 @@ def test_fake_feed_walk_finds_every_news_page_once_newest_first(fake_site):
     assert [e.ref.event_id for e in entries] == fake_site.ids
     assert pages == 2
     assert all(e.updated and e.updated.endswith("+04:00") for e in entries)
+
+
+def test_fake_by_date_page_is_the_listing_page_holding_the_day(fake_site):
+    news = fake_site.news()
+    day = news[25].published.date()
+    reply = fake_site.route(by_date_url("/events/president/news", day), {})
+    page = parse_listing(reply.body, by_date_url(NEWS, day), SITE)
+    first = next(i for i, p in enumerate(news) if p.published.date() <= day)
+    assert page.number == first // 20 + 1
+    assert news[first].event_id in page.days and page.days[news[first].event_id] == day
 
 
 def test_fake_listing_walk_finds_every_news_page_once(fake_site):

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
@@ -75,6 +76,8 @@ class FeedPage:
 class ListingPage:
     refs: list[EventRef]
     next_url: str | None
+    days: dict[int, date] = field(default_factory=dict)  # event id -> the item's day
+    number: int | None = None  # the page's number in the list (data-page), where given
 
 
 # --- URLs ---------------------------------------------------------------------------------
@@ -231,18 +234,33 @@ def _text(node: ET.Element, name: str) -> str | None:
 
 
 def parse_listing(body: str | bytes, page_url: str, canonical_url: str) -> ListingPage:
-    """Event links of one listing page (/events/president/news/page/N), in page order,
-    one per event; the promoted box and the site menus are not part of the list."""
+    """Event links of one listing page (/events/president/news/page/N, or the page a
+    /by-date/DD.MM.YYYY address shows), in page order, one per event, with the day of
+    each item; the promoted box and the site menus are not part of the list."""
     tree = LexborHTMLParser(_decode_html(body))
     lister = tree.css_first("div.lister-page") or tree.css_first("#events")
     if lister is None:
         raise FeedError(f"{page_url}: not a listing page (no list of events)")
     refs: dict[int, EventRef] = {}
+    days: dict[int, date] = {}
     for item in lister.css(".hentry"):
         ref = _item_ref(item, page_url, canonical_url)
-        if ref is not None:
-            refs.setdefault(ref.event_id, ref)
-    return ListingPage(list(refs.values()), _listing_next(tree, page_url, canonical_url))
+        if ref is not None and ref.event_id not in refs:
+            refs[ref.event_id] = ref
+            if (day := _item_day(item)) is not None:
+                days[ref.event_id] = day
+    next_url = _listing_next(tree, page_url, canonical_url)
+    return ListingPage(list(refs.values()), next_url, days, _listing_number(lister))
+
+
+def _item_day(item) -> date | None:
+    node = item.css_first("time[datetime]")
+    return _iso_day(node.attributes.get("datetime") if node is not None else None)
+
+
+def _listing_number(lister) -> int | None:
+    value = (lister.attributes.get("data-page") or "").strip()
+    return int(value) if value.isdigit() and len(value) < 7 else None
 
 
 def _item_ref(item, page_url: str, canonical_url: str) -> EventRef | None:
@@ -272,3 +290,37 @@ def _decode_html(body: str | bytes) -> str:
         return body.decode(charset, errors="replace")
     except LookupError:
         return body.decode("utf-8", errors="replace")
+
+
+# --- walking ------------------------------------------------------------------------------
+
+
+def entry_day(entry: FeedEntry) -> date | None:
+    """The event's day of a feed entry: its <published> day as the site gives it (Moscow),
+    else its <updated> day. The feed is ordered by publication; an edit moves <updated>."""
+    return _iso_day(entry.published) or _iso_day(entry.updated)
+
+
+def _iso_day(stamp: str | None) -> date | None:
+    try:
+        return date.fromisoformat(stamp.strip()[:10]) if stamp else None
+    except ValueError:
+        return None
+
+
+def page_number(url: str) -> int:
+    """The number of a feed or listing page from its address (``…/page/3`` is 3; the
+    first page has none)."""
+    match = re.search(r"/page/(\d{1,6})/?$", urlsplit(url).path)
+    return int(match[1]) if match else 1
+
+
+def numbered_page_url(base: str, number: int) -> str:
+    """Page ``number`` of the feed or listing at ``base`` (the first page is ``base``)."""
+    return base if number <= 1 else f"{base.rstrip('/')}/page/{number}"
+
+
+def by_date_url(listing_url: str, day: date) -> str:
+    """The listing page that holds the events of ``day``
+    (``/events/president/news/by-date/04.10.2016``)."""
+    return f"{listing_url.rstrip('/')}/by-date/{day:%d.%m.%Y}"
