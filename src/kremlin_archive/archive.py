@@ -34,6 +34,10 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
     raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at
     runs         id, trigger, pid, started_at, finished_at, discovered, new, changed,
                  unchanged, not_modified, gone, failed, error
+    frontier_entries   pages a walk found and no capture settled yet (site, event_id, url,
+                       section, kind, day, feed_updated(_utc), found_at, attempts)
+    frontier_walks     walks that stopped before their end: kind, source (feed/listing),
+                       next_url, number, end_number, since, oldest_day, reason
 
     views        current_transcripts (each page's latest version), changes (every
                  version after the first, newest first): plain names for Datasette
@@ -156,6 +160,29 @@ def _migration_013(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS captures_run ON captures (run_id)")
 
 
+@migrations(name="005w_walk_frontier")
+def _migration_005w(db: Database) -> None:
+    """The discovery walk's frontier, so that no run forgets what an earlier one found:
+    pages seen in a feed or listing but not yet captured (``frontier_entries``), and walks
+    that stopped before their end (``frontier_walks``: the next page to read, how far the
+    walk goes, the oldest day it reached and why it stopped)."""
+    db.execute(
+        """CREATE TABLE frontier_entries (
+        site TEXT NOT NULL, event_id INTEGER NOT NULL, url TEXT NOT NULL,
+        section TEXT NOT NULL, kind TEXT NOT NULL, day TEXT,
+        feed_updated TEXT, feed_updated_utc TEXT, found_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, event_id))"""
+    )
+    db.execute(
+        """CREATE TABLE frontier_walks (
+        id INTEGER PRIMARY KEY, site TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('incremental', 'backfill', 'since')),
+        source TEXT NOT NULL CHECK (source IN ('feed', 'listing')),
+        next_url TEXT NOT NULL, number INTEGER NOT NULL, end_number INTEGER, since TEXT,
+        oldest_day TEXT, reason TEXT, started_at TEXT NOT NULL, updated_at TEXT NOT NULL)"""
+    )
+
+
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
 #: How SQLite words the errors of an FTS5 query it cannot read (not of the database).
 _FTS_QUERY_ERRORS = (
@@ -263,6 +290,45 @@ class PageState:
     normalizer_version: int | None = None
     feed_updated: str | None = None
     feed_updated_utc: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontierEntry:
+    """A page a walk found and no capture has settled yet."""
+
+    site: str
+    event_id: int
+    url: str  # canonical
+    section: str
+    kind: str  # "event", "act" or "misc"
+    day: str | None = None  # the event's day as the feed or listing gave it (ISO date)
+    feed_updated: str | None = None  # the feed entry's <updated>, as given and as UTC
+    feed_updated_utc: str | None = None
+    found_at: str = ""
+    attempts: int = 0  # captures of it that failed
+
+
+@dataclass(frozen=True)
+class WalkState:
+    """A walk of a site's feed or listing pages, as far as it got.
+
+    ``number`` is the page number of ``next_url`` (1 is the newest page); ``end_number``
+    the last page the walk reads (a backfill, a first walk), None for a walk that ends on
+    known ground (incremental) or on reaching past ``since``. ``oldest_day`` is the oldest
+    event day it has seen, where a walk that cannot go on by the feed picks up the
+    listing."""
+
+    site: str
+    kind: str  # "incremental", "backfill" or "since"
+    source: str  # "feed" or "listing": what next_url is
+    next_url: str
+    number: int = 1
+    end_number: int | None = None
+    since: str | None = None  # ISO date
+    oldest_day: str | None = None  # ISO date
+    reason: str | None = None  # why it stopped where it is
+    started_at: str = ""
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -787,6 +853,71 @@ class Archive:
         rows = self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(row) for row in rows]
 
+    # -- the discovery walk's frontier
+
+    def frontier_entries(self, site: str) -> list[FrontierEntry]:
+        """The pages of a site found by a walk and not yet settled, newest id first."""
+        rows = self._all(
+            "SELECT * FROM frontier_entries WHERE site = ? ORDER BY event_id DESC", (site,)
+        )
+        return [FrontierEntry(**dict(row)) for row in rows]
+
+    def save_frontier_entries(self, entries: list[FrontierEntry]) -> None:
+        """Add found pages (one transaction); a page already there keeps its attempts and
+        takes the newer feed stamps."""
+        with self._write():
+            for e in entries:
+                self.conn.execute(
+                    "INSERT INTO frontier_entries (site, event_id, url, section, kind, day,"
+                    " feed_updated, feed_updated_utc, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (site, event_id) DO UPDATE SET"
+                    " feed_updated = coalesce(excluded.feed_updated, feed_updated),"
+                    " feed_updated_utc = coalesce(excluded.feed_updated_utc, feed_updated_utc),"
+                    " day = coalesce(excluded.day, day)",
+                    (e.site, e.event_id, e.url, e.section, e.kind, e.day, e.feed_updated,
+                     e.feed_updated_utc, e.found_at),
+                )  # fmt: skip
+
+    def drop_frontier_entry(self, site: str, event_id: int) -> None:
+        with self._write():
+            self.conn.execute(
+                "DELETE FROM frontier_entries WHERE site = ? AND event_id = ?", (site, event_id)
+            )
+
+    def count_frontier_attempt(self, site: str, event_id: int) -> None:
+        """One more failed capture of a found page (it stays in the frontier)."""
+        with self._write():
+            self.conn.execute(
+                "UPDATE frontier_entries SET attempts = attempts + 1"
+                " WHERE site = ? AND event_id = ?",
+                (site, event_id),
+            )
+
+    def frontier_walks(self, site: str) -> list[WalkState]:
+        """The walks of a site that stopped before their end, oldest first."""
+        rows = self._all("SELECT * FROM frontier_walks WHERE site = ? ORDER BY id", (site,))
+        fields = [dict(row) for row in rows]
+        return [WalkState(**{k: v for k, v in f.items() if k != "updated_at"}) for f in fields]
+
+    def save_frontier_walk(self, walk: WalkState, updated_at: str) -> int:
+        """Keep a walk's position (a new row, or the walk's own row); returns its id."""
+        row = {
+            "site": walk.site, "kind": walk.kind, "source": walk.source,
+            "next_url": walk.next_url, "number": walk.number, "end_number": walk.end_number,
+            "since": walk.since, "oldest_day": walk.oldest_day, "reason": walk.reason,
+            "started_at": walk.started_at or updated_at, "updated_at": updated_at,
+        }  # fmt: skip
+        with self._write():
+            if walk.id is None:
+                return self._insert("frontier_walks", row)
+            self._update("frontier_walks", walk.id, row)
+            return walk.id
+
+    def drop_frontier_walk(self, walk_id: int) -> None:
+        """A walk that reached its end."""
+        with self._write():
+            self.conn.execute("DELETE FROM frontier_walks WHERE id = ?", (walk_id,))
+
     # -- reading
 
     def recheck_candidates(self) -> list[sqlite3.Row]:
@@ -808,6 +939,10 @@ class Archive:
         """The state of one page, or None when it was never captured."""
         rows = self._page_rows("p.site = ? AND p.event_id = ?", (site, event_id))
         return rows[0] if rows else None
+
+    def has_pages(self, site: str) -> bool:
+        """Whether the archive holds any page of a site."""
+        return bool(self._all("SELECT 1 FROM pages WHERE site = ? LIMIT 1", (site,)))
 
     def known_pages(self, site: str) -> dict[int, PageState]:
         """Every page of a site, by event id (for incremental discovery and rechecks)."""
