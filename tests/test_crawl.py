@@ -352,3 +352,236 @@ def test_a_database_path_that_cannot_be_made_is_a_clear_error(tmp_path, command)
     result = kremlin(*command, "--db", blocker / "kremlin.db", cwd=tmp_path)
     assert result.returncode == 1
     assert "cannot create" in result.stderr and "Traceback" not in result.stderr
+
+
+# the discovery walk: its frontier kept in the archive, --since, resumed backfills ---------
+
+FEED = "/events/president/news/feed"
+LISTING = "/events/president/news"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "k.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def crawl_with(db: Path, site, config: Path, *args: str):
+    return crawl(db, site, "--config", str(config), *args)
+
+
+def walk_requests(site) -> list[str]:
+    """The feed and listing pages asked for, in order."""
+    paths = [r.path for r in site.requests]
+    starts = (FEED, LISTING + "/page", LISTING + "/by-date")
+    return [p for p in paths if p == LISTING or p.startswith(starts)]
+
+
+def archived_ids(db: Path) -> set[int]:
+    return {event_id for event_id, n in versions_by_id(db).items() if n}
+
+
+def last_run_error(db: Path) -> str | None:
+    return query(db, "SELECT error FROM runs ORDER BY id DESC LIMIT 1")[0][0]
+
+
+def test_a_run_cut_by_limit_leaves_the_rest_to_the_next_run(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with FakeSite(n_pages=60, seed=1) as site:
+        first = crawl(db, site, "--limit", "20")
+        assert first.returncode == 0, first.stderr
+        assert summary(first)["new"] == 20
+        assert walk_requests(site) == [FEED]  # the first page fills the limit: no more read
+        second = crawl(db, site)
+        assert second.returncode == 0, second.stderr
+        assert summary(second)["new"] == 40
+        assert archived_ids(db) == set(site.ids)
+        assert query(db, "SELECT count(*) FROM frontier_entries") == [(0,)]
+        assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
+
+
+def test_a_kept_walk_survives_new_pages_pushing_it_down_the_feed(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with FakeSite(n_pages=60, seed=1) as site:
+        assert summary(crawl(db, site, "--limit", "20"))["new"] == 20
+        for _ in range(20):  # what the walk had read is now on feed page 2
+            site.add_page()
+        again = crawl(db, site)
+        assert again.returncode == 0, again.stderr
+        assert archived_ids(db) == set(site.ids) and len(site.ids) == 80
+
+
+def test_pages_found_before_a_kill_are_archived_by_the_next_run(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with FakeSite(n_pages=60, seed=1) as site:
+        site.set_fault("slow", path="/events/president/news/6*", delay=0.05)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
+             "--base-url", site.url, "--delay", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while _event_requests(site) < 25 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child.kill()  # SIGKILL: nothing is recorded at the end
+        child.communicate(timeout=30)
+        done = len(archived_ids(db))
+        assert 20 < done < 60  # the whole first feed page is archived, the rest is not
+        site.clear_faults()
+        again = crawl(db, site)
+        assert again.returncode == 0, again.stderr
+        assert summary(again)["new"] == 60 - done
+        assert archived_ids(db) == set(site.ids)
+
+
+def test_a_feed_page_failing_once_is_walked_by_the_listing_and_not_recorded_ok(tmp_path):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[fetch]\nretries = 0\n")
+    with FakeSite(n_pages=60, seed=1) as site:
+        site.set_fault("status", path=f"{FEED}/page/2", times=1, status=503)
+        result = crawl_with(db, site, config)
+        assert result.returncode == 1
+        assert summary(result)["new"] == 60  # the listing took over from feed page 2
+        assert "1 feed/listing page failed, walked on by the listing" in result.stdout
+        assert f"failed walk page http://en.kremlin.ru{FEED}/page/2: " in result.stderr
+        assert "503" in last_run_error(db)
+        status = kremlin("status", "--db", db)
+        assert "manual: 1 error" in status.stdout and "walk page failed" in status.stdout
+        assert archived_ids(db) == set(site.ids)
+
+
+def test_a_walk_stopped_by_failing_pages_is_finished_by_the_next_run(tmp_path):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[fetch]\nretries = 0\n")
+    with FakeSite(n_pages=60, seed=1) as site:
+        assert crawl_with(db, site, config, "--limit", "1").returncode == 0  # not empty
+        site.set_fault("status", path=f"{FEED}/page/2", times=1, status=503)
+        site.set_fault("status", path=f"{LISTING}/by-date/*", times=1, status=503)
+        site.set_fault("status", path=f"{LISTING}/page/2", times=1, status=503)
+        first = crawl_with(db, site, config)
+        assert first.returncode == 1
+        assert summary(first)["new"] == 19
+        assert "discovery ended early at feed page 2" in first.stderr
+        assert "discovery ended early" in first.stdout.splitlines()[-1]
+        assert "discovery ended early" in last_run_error(db)
+        site.clear_requests()
+        second = crawl_with(db, site, config)
+        assert second.returncode == 0, second.stderr
+        assert summary(second)["new"] == 40
+        assert walk_requests(site) == [FEED, f"{FEED}/page/2", f"{FEED}/page/3"]
+        assert archived_ids(db) == set(site.ids)
+        assert last_run_error(db) is None
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    ["robots disallow all", "robots answers 500", "feed with a doctype, listings 404"],
+)
+def test_a_discovery_that_fails_completely_is_a_failed_run(tmp_path, breakage):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[fetch]\nretries = 0\n")
+    with FakeSite(n_pages=30, seed=1) as site:
+        if breakage == "robots disallow all":
+            site.robots_txt = "User-agent: *\nDisallow: /\n"
+        elif breakage == "robots answers 500":
+            site.set_fault("status", path="/robots.txt", status=500)
+        else:
+            doctype = b'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY a "b">]><feed/>'
+            site.add_raw(FEED, doctype, "application/atom+xml")
+            site.set_fault("status", path=f"{LISTING}*", status=404)
+        result = crawl_with(db, site, config)
+    assert result.returncode == 1, result.stdout
+    assert summary(result)["discovered"] == 0
+    assert "discovery of en.kremlin.ru failed" in result.stderr
+    error = last_run_error(db)
+    assert "discovery of en.kremlin.ru failed" in error
+    assert f"walk page failed http://en.kremlin.ru{FEED}" in error
+    if breakage == "robots disallow all":
+        assert "robots.txt" in error
+    status = kremlin("status", "--db", db)
+    assert (
+        "manual: 1 error" in status.stdout and "discovery of en.kremlin.ru failed" in status.stdout
+    )
+
+
+def _day_three_listing_pages_back(site) -> str:
+    """A day whose events are on the third listing page, where older events start."""
+    news = site.news()
+    day = news[45].published.date()
+    assert news[59].published.date() < day < news[40].published.date()
+    return day.isoformat()
+
+
+@pytest.mark.parametrize("source", ["feed", "listing"])
+def test_since_stops_at_the_first_page_reaching_past_the_day(tmp_path, source):
+    db = tmp_path / "kremlin.db"
+    feeds = "" if source == "feed" else "[sites.en]\nfeeds = []\n"
+    config = write_config(tmp_path, feeds)
+    with FakeSite(n_pages=200, seed=4) as site:
+        day = _day_three_listing_pages_back(site)
+        result = crawl_with(db, site, config, "--since", day)
+        assert result.returncode == 0, result.stderr
+        base = FEED if source == "feed" else LISTING
+        assert walk_requests(site) == [base, f"{base}/page/2", f"{base}/page/3"]
+        wanted = {p.event_id for p in site.news() if p.published.date().isoformat() >= day}
+        assert archived_ids(db) == wanted
+        assert 40 < len(wanted) < 60
+
+
+def test_an_interrupted_backfill_is_resumed_by_the_next_runs(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with FakeSite(n_pages=300, seed=5) as site:
+        assert crawl(db, site, "--backfill", "1").returncode == 0  # the newest 20 archived
+        site.set_fault("slow", path=f"{FEED}/page/*", delay=0.2)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
+             "--base-url", site.url, "--delay", "0", "--backfill", "10"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(site.requests_to(f"{FEED}/page/*")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = child.communicate(timeout=30)
+        assert child.returncode == 1, err
+        assert "stopped on request before the end" in err and "stopped stopped" not in err
+        (kept,) = query(db, "SELECT number FROM frontier_walks WHERE kind = 'backfill'")
+        assert 3 <= kept[0] <= 5
+        site.clear_faults()
+        site.clear_requests()
+        again = crawl(db, site)
+        assert again.returncode == 0, again.stderr
+        assert walk_requests(site) == [FEED] + [f"{FEED}/page/{n}" for n in range(kept[0], 11)]
+        assert archived_ids(db) == set(site.ids[:200])
+        assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
+
+
+def test_backfill_again_goes_on_where_the_last_one_stopped(tmp_path):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[discover]\nmax_pages = 2\n")
+    with FakeSite(n_pages=120, seed=6) as site:
+        first = crawl_with(db, site, config, "--backfill", "5")
+        assert first.returncode == 0, first.stderr
+        assert "--backfill 5 is capped at 2 pages a run by discover.max_pages" in first.stderr
+        assert summary(first)["new"] == 40
+        site.clear_requests()
+        second = crawl_with(db, site, config, "--backfill", "5")
+        assert summary(second)["new"] == 20  # page 1 (nothing new), then page 3
+        assert walk_requests(site) == [FEED, f"{FEED}/page/3"]
+        for _ in range(2):  # plain crawls finish it too: page 1, then one page further
+            plain = crawl_with(db, site, config)
+            assert plain.returncode == 0, plain.stderr
+            assert summary(plain)["new"] == 20
+        assert archived_ids(db) == set(site.ids[:100])
+        assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
+
+
+def test_a_feed_page_answering_404_is_walked_by_the_listing_under_a_limit(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with FakeSite(n_pages=100, seed=8) as site:
+        site.set_fault("status", path=f"{FEED}/page/2", status=404)
+        result = crawl(db, site, "--limit", "40")
+        assert summary(result)["new"] == 40
+        assert archived_ids(db) == set(site.ids[:40])
+        assert result.returncode == 1  # a walk page failed: said in the summary
+        assert "1 feed/listing page failed, walked on by the listing" in result.stdout

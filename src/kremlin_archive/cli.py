@@ -240,8 +240,12 @@ def crawl(
     click.echo(result.summary())
     for url, reason in result.failures:
         click.echo(f"failed {url}: {reason}", err=True)
+    for url, reason in result.walk_failures:
+        click.echo(f"failed walk page {url}: {reason}", err=True)
     for reason in result.stopped:
-        click.echo(f"stopped {reason}", err=True)
+        click.echo(reason, err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if not result.ok:
         sys.exit(1)
 

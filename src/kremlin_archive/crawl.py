@@ -1,10 +1,12 @@
 """One run: discover -> fetch -> normalize -> archive. Used by the CLI and the service alike.
 
-A run walks the enabled sites' feeds (listing pages when a feed fails, or for a backfill),
-decides which event pages to fetch (new ones, ones the feed says were updated, ones named
-on the command line), fetches each politely, normalizes it and hands the capture to the
-archive. One page failing never stops the run; a host that blocks or cannot be reached
-ends that site's part of the run with a clear reason.
+A run walks the enabled sites' feeds (listing pages where a feed fails), decides which
+event pages to fetch (new ones, ones the feed says were updated, ones named on the command
+line), fetches each politely, normalizes it and hands the capture to the archive. What a
+walk finds, and where a walk that stopped early stands, is kept in the archive's frontier
+first, so the next run finishes what this one could not. One page failing never stops the
+run; a host that blocks or cannot be reached ends that site's part of the run with a clear
+reason.
 """
 
 from __future__ import annotations
@@ -17,9 +19,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from .archive import RUN_COUNTS, Archive, Capture, PageState
+from .archive import (
+    GONE_STATUSES,
+    RUN_COUNTS,
+    Archive,
+    Capture,
+    FrontierEntry,
+    PageState,
+    WalkState,
+)
 from .config import Config, SiteConfig
-from .discover import EventRef, FeedEntry, parse_event_url, parse_feed, parse_listing
+from .discover import (
+    EventRef,
+    FeedEntry,
+    by_date_url,
+    entry_day,
+    numbered_page_url,
+    page_number,
+    parse_event_url,
+    parse_feed,
+    parse_listing,
+)
 from .errors import (
     ConfigError,
     FeedError,
@@ -41,6 +61,9 @@ logger = logging.getLogger(__name__)
 RUN_ENDERS = (HostBlocked, HostUnreachable, FetchInterrupted)
 #: What every event page holds; 200 answers without it count for the fetcher's breaker.
 EVENT_PAGE_MARK = "<article"
+#: Failed captures after which the frontier lets a found page go (a walk that sees it in
+#: the feed again finds it again).
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,10 @@ class CrawlResult:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
     stopped: list[str] = field(default_factory=list)  # why a site's part ended early
+    walk_failures: list[tuple[str, str]] = field(default_factory=list)  # feed/listing pages
+    notes: list[str] = field(default_factory=list)  # a walk kept for the next run, a cap
+    walk_pages: int = 0  # feed and listing pages read
+    discovery_cut: bool = False  # a walk stopped at a page that failed
     requests: int = 0
 
     def count(self, outcome: str) -> None:
@@ -74,7 +101,12 @@ class CrawlResult:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and not self.stopped
+        return self.failed == 0 and not self.stopped and not self.walk_failures
+
+    def problems(self) -> list[str]:
+        """What went wrong beyond failed event pages, as the runs table records it."""
+        pages = [f"walk page failed {url}: {reason}" for url, reason in self.walk_failures]
+        return self.stopped + pages
 
     def counts(self) -> dict[str, int]:
         return {n: getattr(self, n) for n in RUN_COUNTS}
@@ -84,7 +116,15 @@ class CrawlResult:
         return (
             f"discovered {self.discovered}, new {self.new}, changed {self.changed}, "
             f"unchanged {unchanged}, gone {self.gone}, failed {self.failed}"
-        )
+        ) + self._walk_summary()
+
+    def _walk_summary(self) -> str:
+        if not self.walk_failures:
+            return ""
+        pages = len(self.walk_failures)
+        what = f"{pages} feed/listing page{'s' if pages > 1 else ''} failed"
+        how = "discovery ended early" if self.discovery_cut else "walked on by the listing"
+        return f"; {what}, {how}"
 
 
 @dataclass
@@ -96,12 +136,13 @@ class Crawler:
     fetcher: Fetcher
     now: Callable[[], str] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
-    feed_entries: dict[tuple[str, int], FeedEntry] = field(default_factory=dict)
     states: dict[tuple[str, int], PageState | None] = field(default_factory=dict)
+    frontier: dict[tuple[str, int], FrontierEntry] = field(default_factory=dict)
 
     def run(self, options: CrawlOptions) -> CrawlResult:
         result = CrawlResult()
         self.states.clear()
+        self.frontier.clear()
         for site in self.config.enabled_sites:
             if self.stop.is_set():
                 break
@@ -109,19 +150,24 @@ class Crawler:
                 self._run_site(site, options, result)
             except (HostBlocked, HostUnreachable) as exc:  # the other sites may still answer
                 logger.warning("site stopped site=%s reason=%s", site.name, exc)
-                result.stopped.append(f"{site.host}: {exc}")
+                result.stopped.append(f"{site.host} stopped: {exc}")
             except FetchInterrupted:
                 break
         if self.stop.is_set():
             logger.info("run stopped on request")
-            result.stopped.append("stopped on request before the end; the next run resumes")
+            result.stopped.append(
+                "stopped on request before the end; the next run goes on from where this one "
+                "stopped"
+            )
         result.requests = self.fetcher.requests_sent
         return result
 
     def _run_site(self, site: SiteConfig, options: CrawlOptions, result: CrawlResult) -> None:
+        self._load_frontier(site)  # any capture of a page settles its entry
         wanted = self._explicit_refs(site, options)
         if options.discover:
-            wanted.extend(self._discover(site, options))
+            self._discover(site, options, result)
+            wanted.extend(self._frontier_refs(site, options))
         todo = _unique(wanted)
         result.discovered += len(todo)
         if options.limit is not None:
@@ -144,77 +190,153 @@ class Crawler:
         return [r if r.url else _ref_for_id(site, r.event_id) for r in refs]
 
     # discovery -------------------------------------------------------------------------
+    # A walk reads feed pages (listing pages where the feed fails) from a position to an
+    # end: known ground (a page with nothing new), the last page, its page count (a
+    # backfill, a first walk), or the day of --since. Everything it finds to fetch goes
+    # into the archive's frontier first; a walk that stops before its end (the page
+    # budget, --limit, a stop request, a page that failed) keeps its position there, and
+    # the next runs go on from it after a look at the newest pages.
 
-    def _discover(self, site: SiteConfig, options: CrawlOptions) -> list[EventRef]:
-        found: list[EventRef] = []
-        feed_ok = False
-        for path in site.feeds:
-            refs = self._walk_feed(site, site.url + path, options)
-            feed_ok = feed_ok or refs is not None
-            found.extend(refs or ())
-        if not feed_ok or options.backfill or options.since:
-            for path in site.listings:
-                found.extend(self._walk_listing(site, site.url + path, options))
-        return found
+    def _discover(self, site: SiteConfig, options: CrawlOptions, result: CrawlResult) -> None:
+        saved = self.archive.frontier_walks(site.host)
+        first = not saved and not self.archive.has_pages(site.host)
+        budget = _Budget(self.config.discover.max_pages)
+        walks = self._head_walks(site, options, saved, first) + _resumed(saved, options)
+        self._cap_note(options, result)
+        read_before = result.walk_pages
+        for walk in walks:
+            self._walk(site, walk, options, budget, result)
+        if result.walk_pages == read_before and result.walk_failures:
+            result.stopped.append(
+                f"discovery of {site.host} failed: no feed or listing page could be read"
+            )
 
-    def _walk_listing(self, site: SiteConfig, base: str, options: CrawlOptions) -> list[EventRef]:
-        """Listing pages by number (BASE, BASE/page/2, …): a page that fails is skipped,
-        two failing in a row end the walk, as do the last page and the page budget."""
-        refs: list[EventRef] = []
-        failures = 0
-        for number in range(1, self._page_budget(options) + 1):
-            if self.stop.is_set() or failures == 2:
-                break
-            url = base if number == 1 else f"{base}/page/{number}"
-            page = self._try_walk_page(site, url, feed=False)
-            if page is None:
-                failures += 1
-                continue
-            failures = 0
-            fresh = self._fresh(site, page, options)
-            refs.extend(fresh)
-            if page.next_url is None or self._walk_ends(page, len(fresh), options):
-                break
-        return refs
+    def _head_walks(
+        self, site: SiteConfig, options: CrawlOptions, saved: list[WalkState], first: bool
+    ) -> list[WalkState]:
+        """The walks from the newest page: one per feed (per listing where none is set);
+        a --backfill or --since walk unless one of that kind is saved (it goes on)."""
+        kind, end, since = "incremental", None, None
+        if options.since is not None:
+            kind, since = "since", options.since.isoformat()
+        elif options.backfill:
+            kind, end = "backfill", options.backfill
+        if kind != "incremental" and any(w.kind == kind for w in saved):
+            kind, end, since = "incremental", None, None
+        if kind == "incremental" and first:
+            end = self.config.discover.max_pages  # an empty archive: the newest pages
+        starts = [(site.url + p, "feed") for p in site.feeds]
+        starts = starts or [(site.url + p, "listing") for p in site.listings]
+        now = self.now()
+        return [
+            WalkState(site.host, kind, source, url, 1, end, since, started_at=now)
+            for url, source in starts
+        ]
 
-    def _walk_feed(
-        self, site: SiteConfig, url: str, options: CrawlOptions
-    ) -> list[EventRef] | None:
-        """Follow a feed's rel=next from ``url``. None when its first page fails; a later
-        page failing ends the walk with what it found."""
-        refs: list[EventRef] = []
-        for number in range(1, self._page_budget(options) + 1):
-            if self.stop.is_set():
-                break
-            page = self._try_walk_page(site, url, feed=True)
-            if page is None:
-                return None if number == 1 else refs
-            fresh = self._fresh(site, page, options)
-            refs.extend(fresh)
-            if page.next_url is None or self._walk_ends(page, len(fresh), options):
-                break
-            url = page.next_url
-        return refs
+    def _cap_note(self, options: CrawlOptions, result: CrawlResult) -> None:
+        cap = self.config.discover.max_pages
+        if options.backfill > cap:
+            result.notes.append(
+                f"--backfill {options.backfill} is capped at {cap} pages a run by "
+                f"discover.max_pages: this run walks {cap}, and the next runs (crawl, or the "
+                "service) go on from where it stops; raise discover.max_pages to walk more "
+                "in one run"
+            )
 
-    def _try_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage | None:
-        """One feed or listing page, or None when it failed (logged); the failures that
-        end the run go on up."""
+    def _walk(
+        self,
+        site: SiteConfig,
+        walk: WalkState,
+        options: CrawlOptions,
+        budget: _Budget,
+        result: CrawlResult,
+    ) -> None:
+        # a walk picking up at an uncertain position (saved, or moved onto the listing)
+        # ends on known ground only once it reaches back past the day it had reached
+        resume_day = walk.oldest_day if walk.id is not None else None
+        checks_limit = walk.id is not None  # the head walk always reads its first page
+        while True:
+            reason = self._pause_reason(walk, options, budget, checks_limit)
+            if reason is not None:
+                return self._keep_walk(walk, reason, result, failed=False)
+            checks_limit = True
+            budget.left -= 1
+            try:
+                read = self._read_walk_page(site, walk, result)
+            except RUN_ENDERS as exc:
+                self._keep_walk(walk, str(exc) or type(exc).__name__, result, failed=False)
+                raise
+            if read is None:
+                return self._keep_walk(walk, "the page failed", result, failed=True)
+            moved, page = read
+            if moved.source != walk.source:
+                resume_day = walk.oldest_day
+            result.walk_pages += 1
+            new = self._take_fresh(site, page, options)
+            walk = _advanced(moved, page)
+            if _walk_done(walk, page, new, resume_day):
+                return self._end_walk(walk)
+
+    def _pause_reason(
+        self, walk: WalkState, options: CrawlOptions, budget: _Budget, checks_limit: bool
+    ) -> str | None:
+        if self.stop.is_set():
+            return "stopped on request"
+        if budget.left <= 0:
+            return f"discover.max_pages ({self.config.discover.max_pages}) pages read"
+        pending = sum(1 for key in self.frontier if key[0] == walk.site)
+        if checks_limit and options.limit is not None and pending >= options.limit:
+            return f"the pages found fill --limit {options.limit}"
+        return None
+
+    def _keep_walk(self, walk: WalkState, reason: str, result: CrawlResult, failed: bool) -> None:
+        """Keep the position of a walk that stops before its end, and say so."""
+        where = f"{walk.source} page {walk.number} ({walk.next_url})"
+        if failed:
+            result.discovery_cut = True
+            result.stopped.append(f"discovery ended early at {where}; the next run goes on there")
+        if walk.kind == "incremental" and walk.number == 1 and walk.id is None:
+            return  # the next run's walk from the newest page is this one
+        self.archive.save_frontier_walk(replace(walk, reason=reason), self.now())
+        logger.info("walk kept site=%s kind=%s at=%s why=%s", walk.site, walk.kind, where, reason)
+        if not failed:
+            note = f"the {walk.kind} walk stopped at {where}: {reason}; the next run goes on there"
+            result.notes.append(note)
+
+    def _end_walk(self, walk: WalkState) -> None:
+        if walk.id is not None:
+            self.archive.drop_frontier_walk(walk.id)
+        logger.info("walk done site=%s kind=%s last=%s", walk.site, walk.kind, walk.number - 1)
+
+    def _read_walk_page(
+        self, site: SiteConfig, walk: WalkState, result: CrawlResult
+    ) -> tuple[WalkState, _WalkPage] | None:
+        """The walk's next page, or where the feed fails, the listing page that takes
+        over (``_listing_fallbacks``). None when none could be read (each failure is kept
+        in the result)."""
+        page = self._try_walk_page(site, walk.next_url, walk.source == "feed", result)
+        if page is not None:
+            return walk, page
+        for fallback in _listing_fallbacks(site, walk):
+            logger.info("walk goes on by the listing site=%s url=%s", site.name, fallback.next_url)
+            page = self._try_walk_page(site, fallback.next_url, False, result)
+            if page is not None:
+                return fallback, page
+        return None
+
+    def _try_walk_page(
+        self, site: SiteConfig, url: str, feed: bool, result: CrawlResult
+    ) -> _WalkPage | None:
+        """One feed or listing page, or None when it failed (logged and kept in the
+        result); the failures that end the run go on up."""
         try:
             return self._fetch_walk_page(site, url, feed)
         except (FeedError, FetchError) as exc:
             if isinstance(exc, RUN_ENDERS):
                 raise
             logger.warning("walk page failed site=%s url=%s error=%s", site.name, url, exc)
+            result.walk_failures.append((url, str(exc).removeprefix(f"{url}: ")))
             return None
-
-    def _fresh(self, site: SiteConfig, page: _WalkPage, options: CrawlOptions) -> list[EventRef]:
-        """The page's references to fetch; their feed entries are kept for the capture."""
-        fresh = [r for r in page.refs if self._wanted(site, r, page.entries, options)]
-        for ref in fresh:
-            if ref.event_id in page.entries:
-                key = (site.host, ref.event_id)
-                self.feed_entries.setdefault(key, page.entries[ref.event_id])
-        return fresh
 
     def _fetch_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage:
         response = self.fetcher.fetch(_on_mirror(site, url))
@@ -223,41 +345,50 @@ class Crawler:
         if feed:
             parsed = parse_feed(response.body, response.url, site.url)
             updated = {e.ref.event_id: e for e in parsed.entries}
-            return _WalkPage([e.ref for e in parsed.entries], updated, parsed.next_url)
+            days = {e.ref.event_id: entry_day(e) for e in parsed.entries}
+            refs = [e.ref for e in parsed.entries]
+            return _WalkPage(refs, updated, parsed.next_url, _known(days), page_number(url))
         listing = parse_listing(response.text, response.url, site.url)  # decoded once
-        return _WalkPage(listing.refs, {}, listing.next_url)
+        number = listing.number or page_number(url)
+        return _WalkPage(listing.refs, {}, listing.next_url, listing.days, number)
 
-    def _page_budget(self, options: CrawlOptions) -> int:
-        cap = self.config.discover.max_pages
-        return min(options.backfill, cap) if options.backfill else cap
+    def _take_fresh(self, site: SiteConfig, page: _WalkPage, options: CrawlOptions) -> int:
+        """Put the page's references to fetch into the frontier (the archive's first);
+        returns how many of them the frontier did not hold yet."""
+        fresh = [r for r in page.refs if self._wanted(site, r, page, options)]
+        new = sum(1 for r in fresh if (site.host, r.event_id) not in self.frontier)
+        entries = [self._frontier_entry(site, ref, page) for ref in fresh]
+        self.archive.save_frontier_entries(entries)
+        for entry in entries:
+            key = (site.host, entry.event_id)
+            old = self.frontier.get(key)
+            self.frontier[key] = replace(entry, attempts=old.attempts) if old else entry
+        return new
 
-    def _walk_ends(self, page: _WalkPage, fresh: int, options: CrawlOptions) -> bool:
-        """An incremental walk ends on the first page with nothing to fetch; a --since
-        walk on the first page reaching back past the day; a backfill walks its budget."""
-        if options.since is not None:
-            days = [_entry_day(e) for e in page.entries.values()]
-            return any(day is not None and day < options.since for day in days)
-        if options.backfill:
-            return False
-        return fresh == 0
+    def _frontier_entry(self, site: SiteConfig, ref: EventRef, page: _WalkPage) -> FrontierEntry:
+        feed = page.entries.get(ref.event_id)
+        day = page.days.get(ref.event_id)
+        return FrontierEntry(
+            site=site.host, event_id=ref.event_id, url=ref.url, section=ref.section,
+            kind=ref.kind, day=day.isoformat() if day else None,
+            feed_updated=feed.updated if feed else None,
+            feed_updated_utc=feed.updated_utc if feed else None, found_at=self.now(),
+        )  # fmt: skip
 
     def _wanted(
-        self,
-        site: SiteConfig,
-        ref: EventRef,
-        entries: dict[int, FeedEntry],
-        options: CrawlOptions,
+        self, site: SiteConfig, ref: EventRef, page: _WalkPage, options: CrawlOptions
     ) -> bool:
-        """New pages, and pages whose feed entry says they were updated since."""
+        """New pages, and pages whose feed entry says they were updated since; none from
+        before the day of --since."""
         if not self._kind_wanted(ref):
             return False
-        entry = entries.get(ref.event_id)
-        day = _entry_day(entry) if entry else None
+        day = page.days.get(ref.event_id)
         if options.since is not None and day is not None and day < options.since:
             return False
         state = self._page_state(site, ref.event_id)
         if state is None or state.versions == 0:
             return True
+        entry = page.entries.get(ref.event_id)
         return entry is not None and _updated_since(entry, state)
 
     def _kind_wanted(self, ref: EventRef) -> bool:
@@ -266,6 +397,38 @@ class Crawler:
         if ref.kind == "misc":
             return self.config.discover.include_misc
         return True
+
+    def _frontier_refs(self, site: SiteConfig, options: CrawlOptions) -> list[EventRef]:
+        """The frontier's pages to fetch, newest id first (with --since, none before it)."""
+        since = options.since.isoformat() if options.since else None
+        entries = sorted(
+            (e for (host, _), e in self.frontier.items() if host == site.host),
+            key=lambda e: e.event_id,
+            reverse=True,
+        )
+        refs = [EventRef(e.event_id, e.url, e.section, e.kind) for e in entries]
+        return [
+            ref
+            for ref, e in zip(refs, entries, strict=True)
+            if self._kind_wanted(ref) and not (since and e.day and e.day < since)
+        ]
+
+    def _load_frontier(self, site: SiteConfig) -> None:
+        for entry in self.archive.frontier_entries(site.host):
+            self.frontier[(site.host, entry.event_id)] = entry
+
+    def _settle(self, capture: Capture, outcome: str) -> None:
+        """A capture settles its page's frontier entry: done, or one more failed attempt
+        (dropped after MAX_ATTEMPTS, or when the site says there is no such page)."""
+        key = (capture.site, capture.event_id)
+        entry = self.frontier.pop(key, None)
+        if entry is None:
+            return
+        final = capture.status in GONE_STATUSES or entry.attempts + 1 >= MAX_ATTEMPTS
+        if outcome != "error" or final:
+            self.archive.drop_frontier_entry(*key)
+        else:
+            self.archive.count_frontier_attempt(*key)
 
     def _page_state(self, site: SiteConfig, event_id: int) -> PageState | None:
         """The archive's state of a page as the run found it, read once: discovery asks
@@ -293,6 +456,7 @@ class Crawler:
 
     def _save(self, capture: Capture, result: CrawlResult) -> None:
         outcome = self.archive.save_capture(capture)
+        self._settle(capture, outcome)
         if outcome == "error":
             result.failed += 1
             result.failures.append((capture.url, capture.error or "error"))
@@ -302,12 +466,12 @@ class Crawler:
 
     def _base_capture(self, site: SiteConfig, ref: EventRef, **more) -> Capture:
         source = "replica" if site.mirror_url else "live"
-        entry = self.feed_entries.get((site.host, ref.event_id))
+        entry = self.frontier.get((site.host, ref.event_id))
         return Capture(
             site=site.host, event_id=ref.event_id, url=ref.url, source=source,
             captured_at=self.now(),
-            feed_updated=entry.updated if entry else None,
-            feed_updated_utc=entry.updated_utc if entry else None,
+            feed_updated=entry.feed_updated if entry else None,
+            feed_updated_utc=entry.feed_updated_utc if entry else None,
             **more,
         )  # fmt: skip
 
@@ -382,7 +546,7 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
     except BaseException as exc:
         archive.finish_run(run_id, utc_now(), {}, f"{type(exc).__name__}: {exc}")
         raise
-    archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.stopped) or None)
+    archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.problems()) or None)
     return result
 
 
@@ -404,11 +568,78 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _WalkPage:
-    """One feed or listing page: its event references, feed entries by id, next page."""
+    """One feed or listing page: its event references, feed entries by id, next page,
+    the day of each entry (where known) and its number."""
 
     refs: list[EventRef]
     entries: dict[int, FeedEntry]
     next_url: str | None
+    days: dict[int, date] = field(default_factory=dict)
+    number: int = 1
+
+
+@dataclass
+class _Budget:
+    """Feed and listing pages the run may still read (discover.max_pages a run)."""
+
+    left: int
+
+
+def _resumed(saved: list[WalkState], options: CrawlOptions) -> list[WalkState]:
+    """The saved walks this run goes on with: all of them, the asked-for --backfill depth
+    or --since day merged into one of that kind; a --since run only goes on with --since
+    walks (it archives nothing older than its day)."""
+    walks = []
+    for walk in saved:
+        if options.since is not None and walk.kind != "since":
+            continue
+        if walk.kind == "since" and options.since is not None:
+            walk = replace(walk, since=min(walk.since or "9999", options.since.isoformat()))
+        if walk.kind == "backfill" and options.backfill:
+            walk = replace(walk, end_number=max(walk.end_number or 0, options.backfill))
+        walks.append(walk)
+    return walks
+
+
+def _advanced(walk: WalkState, page: _WalkPage) -> WalkState:
+    """The walk past ``page``: its next page, and the oldest day it has reached."""
+    days = [d.isoformat() for d in page.days.values()]
+    oldest = min([*days, walk.oldest_day] if walk.oldest_day else days, default=None)
+    next_url = page.next_url or walk.next_url
+    return replace(walk, next_url=next_url, number=page.number + 1, oldest_day=oldest)
+
+
+def _walk_done(walk: WalkState, page: _WalkPage, new: int, resume_day: str | None) -> bool:
+    """Whether ``page`` ends the walk: the last page, the walk's last page number, a page
+    reaching back past --since, or (incremental) a page with nothing new once the walk
+    has reached back past ``resume_day``."""
+    days = [d.isoformat() for d in page.days.values()]
+    if page.next_url is None:
+        return True
+    if walk.end_number is not None and page.number >= walk.end_number:
+        return True
+    if walk.kind == "since":
+        return any(day < (walk.since or "") for day in days)
+    if walk.kind != "incremental" or new:
+        return False
+    return resume_day is None or any(day < resume_day for day in days)
+
+
+def _listing_fallbacks(site: SiteConfig, walk: WalkState) -> list[WalkState]:
+    """Where a walk that cannot go on by the feed goes on by the listing: its first page
+    for the first feed page, else the listing page holding the oldest day reached (then
+    the listing page of the same number, where the site has no such page)."""
+    if walk.source != "feed" or not site.listings:
+        return []
+    listing = site.url + site.listings[0]
+    urls = [numbered_page_url(listing, walk.number)]
+    if walk.number > 1 and walk.oldest_day:
+        urls.insert(0, by_date_url(listing, date.fromisoformat(walk.oldest_day)))
+    return [replace(walk, source="listing", next_url=url) for url in urls]
+
+
+def _known(days: dict[int, date | None]) -> dict[int, date]:
+    return {event_id: day for event_id, day in days.items() if day is not None}
 
 
 def _updated_since(entry: FeedEntry, state: PageState) -> bool:
@@ -448,9 +679,3 @@ def _on_mirror(site: SiteConfig, canonical_url: str) -> str:
     return canonical_url
 
 
-def _entry_day(entry: FeedEntry) -> date | None:
-    stamp = entry.updated or entry.updated_utc
-    try:
-        return date.fromisoformat(stamp[:10]) if stamp else None
-    except ValueError:
-        return None
