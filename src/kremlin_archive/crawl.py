@@ -677,5 +677,3 @@ def _on_mirror(site: SiteConfig, canonical_url: str) -> str:
     if canonical_url.startswith(site.url):
         return site.fetch_url + canonical_url[len(site.url) :]
     return canonical_url
-
-
