@@ -39,6 +39,10 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
     frontier_walks     walks that stopped before their end: kind, source (feed/listing),
                        next_url, number, end_number, since, oldest_day, reason
 
+    notifications  one row per message the service tried to send after a run that found
+                 changes: id, run_id -> runs, created_at, finished_at, status ("sent" /
+                 "failed"), attempts, changes, targets (URLs with secrets masked), error
+
     views        current_transcripts (each page's latest version), changes (every
                  version after the first, newest first): plain names for Datasette
 
@@ -183,6 +187,20 @@ def _migration_005w(db: Database) -> None:
     )
 
 
+@migrations(name="012_notifications")
+def _migration_012(db: Database) -> None:
+    """What became of each notification the service sent after a run that found changes,
+    so that a failed one is on record, not only in the log."""
+    db.execute(
+        """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id),
+        created_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+        attempts INTEGER NOT NULL, changes INTEGER NOT NULL, targets TEXT NOT NULL,
+        error TEXT)"""
+    )
+
+
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
 #: How SQLite words the errors of an FTS5 query it cannot read (not of the database).
 _FTS_QUERY_ERRORS = (
@@ -191,6 +209,7 @@ _FTS_QUERY_ERRORS = (
     "unterminated string",
     "unknown special query",
 )
+
 
 _PAGE_ROW = (
     "SELECT p.*, (SELECT v.id FROM versions v WHERE v.page_id = p.id ORDER BY v.seq DESC"
@@ -514,6 +533,16 @@ class Archive:
             self.conn = _connect(self.path, busy_timeout)
             self.db = Database(self.conn)
             self._migrate()
+
+    @classmethod
+    def over(cls, conn: sqlite3.Connection, path: str | Path) -> Archive:
+        """An archive for reading over a connection opened elsewhere (a Datasette one):
+        no migration, nothing written; rows must come back as ``sqlite3.Row``."""
+        archive = cls.__new__(cls)
+        archive.path, archive.busy_timeout = Path(path), 0.0
+        archive.parse, archive.normalizer_version = parse_event_page, NORMALIZER_VERSION
+        archive.run_id, archive.conn, archive.db = None, conn, Database(conn)
+        return archive
 
     def _migrate(self) -> None:
         """Apply pending migrations under the write lock (two openers cannot race)."""
@@ -918,6 +947,46 @@ class Archive:
         with self._write():
             self.conn.execute("DELETE FROM frontier_walks WHERE id = ?", (walk_id,))
 
+    def runs_after(self, run_id: int, trigger: str, pid: int) -> list[int]:
+        """The ids of the ``trigger`` runs process ``pid`` recorded after run ``run_id``."""
+        sql = "SELECT id FROM runs WHERE trigger = ? AND pid = ? AND id > ? ORDER BY id"
+        return [row["id"] for row in self._all(sql, (trigger, pid, run_id))]
+
+    # -- notifications
+
+    def save_notification(self, record: dict) -> int:
+        """Record what became of one notification (the columns of ``notifications``)."""
+        with self._write():
+            return self._insert("notifications", record)
+
+    def notifications(self, limit: int = 20) -> list[dict]:
+        """The newest notifications first, as dicts of the notifications columns."""
+        rows = self._all("SELECT * FROM notifications ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows]
+
+    # -- changes
+
+    def change_rows(
+        self,
+        *,
+        since: str | None = None,
+        site: str | None = None,
+        run_ids: list[int] | None = None,
+        include_renormalize: bool = False,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Every edit, removal and return (and re-normalization, if asked), newest first.
+
+        A first version is no change, nor is a page that answered 404 before any version:
+        a removal or return is a capture that moved a page with a version. ``since``: ISO
+        UTC stamp (``YYYY-MM-DDTHH:MM:SSZ``), ``site``: canonical host, ``run_ids``: only
+        what these runs found. Each row: at, kind (edit / renormalization / removal /
+        return), site, event_id, url, title, version, changed_fields, body_changes,
+        http_status, run_id."""
+        runs = json.dumps(run_ids) if run_ids is not None else None
+        params = (int(include_renormalize), since, since, site, site, runs, runs)
+        return [dict(row) for row in self._all(_CHANGES_SQL, (*params, limit or -1))]
+
     # -- reading
 
     def recheck_candidates(self) -> list[sqlite3.Row]:
@@ -1068,6 +1137,37 @@ class Archive:
             "SELECT * FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1", (page_id,)
         ).fetchone()
         return Version.from_row(row) if row else None
+
+
+_CHANGES_SQL = """
+WITH edits AS (
+    SELECT v.captured_at AS at,
+           CASE v.origin WHEN 'site' THEN 'edit' ELSE 'renormalization' END AS kind,
+           p.site, p.event_id, p.url, v.title, v.seq AS version, v.changed_fields,
+           v.body_changes, NULL AS http_status, c.run_id, coalesce(c.id, 0) AS capture_id
+    FROM versions v JOIN pages p ON p.id = v.page_id
+    LEFT JOIN captures c ON c.version_id = v.id AND c.outcome IN ('new', 'changed')
+    WHERE v.seq > 1 AND (v.origin = 'site' OR ?)
+), moves AS (
+    SELECT c.captured_at AS at,
+           CASE c.status_change WHEN 'gone' THEN 'removal' ELSE 'return' END AS kind,
+           p.site, p.event_id, p.url, w.title, w.seq AS version, NULL AS changed_fields,
+           NULL AS body_changes, c.http_status, c.run_id, c.id AS capture_id
+    FROM captures c JOIN pages p ON p.id = c.page_id
+    JOIN versions w ON w.id = (
+        SELECT d.version_id FROM captures d
+        WHERE d.page_id = c.page_id AND d.id < c.id AND d.version_id IS NOT NULL
+        ORDER BY d.id DESC LIMIT 1)
+    WHERE c.status_change IS NOT NULL
+)
+SELECT at, kind, site, event_id, url, title, version, changed_fields, body_changes,
+       http_status, run_id
+FROM (SELECT * FROM edits UNION ALL SELECT * FROM moves)
+WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR site = ?)
+  AND (? IS NULL OR run_id IN (SELECT value FROM json_each(?)))
+ORDER BY at DESC, capture_id DESC, kind
+LIMIT ?
+"""
 
 
 @dataclass(frozen=True)
