@@ -95,6 +95,21 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "misfire_grace": Setting(600.0, "seconds a late job may still start"),
         "lock_wait": Setting(0.0, "seconds a crawl waits for another one's run lock"),
     },
+    "notify": {
+        "urls": Setting(
+            [],
+            "Apprise URLs told of each service run that found changes "
+            "(mailto://, slack://, tgram://, ntfy://, json://host/path …)",
+        ),
+        "atom_path": Setting("", "Atom feed of changes the service rewrites after such a run"),
+        "web_url": Setting(
+            "http://127.0.0.1:8001", "address of the web view (browse), for links to diffs"
+        ),
+        "feed_entries": Setting(100, "most changes in an Atom feed, newest first"),
+        "message_changes": Setting(50, "most changes listed in one message (the rest counted)"),
+        "retries": Setting(3, "retries of a notification that failed"),
+        "backoff": Setting(30.0, "first retry wait in seconds, doubled each retry"),
+    },
     "log": {
         "level": Setting("INFO", "DEBUG, INFO, WARNING or ERROR"),
     },
@@ -168,6 +183,17 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    urls: tuple[str, ...]
+    atom_path: Path | None
+    web_url: str
+    feed_entries: int
+    message_changes: int
+    retries: int
+    backoff: float
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str
 
@@ -180,6 +206,7 @@ class Config:
     fetch: FetchConfig
     schedule: ScheduleConfig
     log: LogConfig
+    notify: NotifyConfig
     source: str = field(default="defaults", compare=False)
     #: Where each key not left at its default was set: "section.key" -> a file or "command line".
     origins: dict[str, str] = field(default_factory=dict, compare=False)
@@ -324,12 +351,20 @@ def _build(values: dict[str, Any], source: str) -> Config:
         fetch=FetchConfig(**values["fetch"]),
         schedule=ScheduleConfig(**values["schedule"]),
         log=LogConfig(level=level),
+        notify=_notify(values["notify"]),
         source=source,
     )
 
 
+def _notify(values: dict[str, Any]) -> NotifyConfig:
+    atom_path = Path(values["atom_path"]) if values["atom_path"] else None
+    return NotifyConfig(
+        **(values | {"urls": tuple(values["urls"]), "atom_path": atom_path}),
+    )
+
+
 def _check_ranges(values: dict[str, Any], source: str) -> None:
-    for section in ("fetch", "schedule", "discover", "database"):
+    for section in ("fetch", "schedule", "discover", "database", "notify"):
         for key, value in values[section].items():
             if not isinstance(value, int | float) or isinstance(value, bool):
                 continue

@@ -13,6 +13,10 @@ runs table. A job that fails is logged and recorded (also when it failed before 
 could record it: lock held, host unreachable) and the service goes on. SIGTERM / SIGINT
 finish the page in hand, record the run and end the service with exit status 0.
 
+After a job whose run found changes (edits, removals, returns), the service rewrites the
+Atom feed at ``notify.atom_path`` and queues one message to ``notify.urls`` (``notify.py``
+sends it from its own thread, so a dead receiver holds nothing up).
+
 While it runs, the service keeps ``<db>.service.json`` (pid and next run times) for
 ``status``, and holds ``<db>.service.lock`` so that only one service serves a database.
 """
@@ -44,10 +48,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .archive import RUN_COUNTS, Archive
+from .changes import Change, list_changes, render_atom
 from .config import Config, ScheduleConfig
 from .crawl import CrawlOptions, CrawlResult, run_crawl
 from .errors import KremlinArchiveError, NotArchived
 from .locks import hold_service_lock
+from .notify import Notifier, check_urls, render_message, write_feed
 from .recheck import RecheckCandidate, budget_report, job_quota, recheck_due, render_budget
 from .timeutil import format_utc, parse_utc, utc_clock
 
@@ -97,12 +103,21 @@ def job_options(schedule: ScheduleConfig) -> dict[str, Any]:
 class Service:
     """The scheduler, its two jobs and the stop flag the signal handlers set.
 
-    ``crawl`` and ``now`` are injected so tests can run the jobs without network or clock."""
+    ``crawl``, ``now`` and ``notifier`` are injected so tests can run the jobs without
+    network, clock or waits; by default a notifier is made when ``notify.urls`` is set."""
 
-    def __init__(self, config: Config, *, crawl: Crawl = run_crawl, now: Clock = utc_clock):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        crawl: Crawl = run_crawl,
+        now: Clock = utc_clock,
+        notifier: Notifier | None = None,
+    ):
         self.config = config
         self.crawl = crawl
         self.now = now
+        self.notifier = notifier or make_notifier(config)
         self.stop = threading.Event()
         self.started_at = format_utc(now())
         self.executor = ThreadPoolExecutor(max_workers=1)  # the jobs never overlap
@@ -179,7 +194,44 @@ class Service:
             self._failed(trigger, started_at, exc, after=before)
             return None
         logger.info("job finished job=%s %s", trigger, _facts(result))
+        self.tell_changes(trigger, before)
         return result
+
+    def tell_changes(self, trigger: str, before: int | None) -> list[Change]:
+        """After a job: if its run found changes, rewrite the feed and queue one message.
+        Never raises (the crawl is done and recorded; a failure here is only logged)."""
+        if before is None:
+            return []
+        notify, db = self.config.notify, self.config.database
+        try:
+            with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+                run_ids = archive.runs_after(before, trigger, os.getpid())
+                changes = list_changes(archive, run_ids=run_ids) if run_ids else []
+                latest = list_changes(archive, limit=notify.feed_entries) if changes else []
+        except Exception as exc:
+            logger.error("changes unreadable job=%s error=%r", trigger, exc)
+            return []
+        if not changes:
+            return []
+        logger.info("changes found job=%s changes=%d", trigger, len(changes))
+        self._write_feed(latest)
+        if self.notifier is not None:
+            message = render_message(
+                changes, trigger, run_ids[-1], notify.web_url, notify.message_changes
+            )
+            self.notifier.submit(message)
+        return changes
+
+    def _write_feed(self, changes: list[Change]) -> None:
+        path = self.config.notify.atom_path
+        if path is None:
+            return
+        try:
+            write_feed(
+                path, render_atom(changes, self.config.notify.web_url, format_utc(self.now()))
+            )
+        except OSError as exc:
+            logger.error("feed not written path=%s error=%s", path, exc)
 
     def _failed(self, trigger: str, started_at: str, exc: Exception, after: int | None) -> None:
         _log_failure(trigger, exc)
@@ -236,6 +288,8 @@ class Service:
             if not self.stop.is_set():
                 self.scheduler.start()
             self.executor.shutdown(wait=True)  # the job in hand finishes its page and records
+            if self.notifier is not None:
+                self.notifier.close(timeout=60.0)  # queued messages get one more try each
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -247,8 +301,26 @@ def run_service(config: Config) -> None:
     """``kremlin-archive serve``: one service per database, until SIGTERM or SIGINT."""
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    check_urls(config.notify.urls)
     with hold_service_lock(config.database.path):
         Service(config).serve()
+
+
+def make_notifier(config: Config, **options: Any) -> Notifier | None:
+    """The notifier of ``notify.urls`` (None when there is none), recording into the archive;
+    ``options`` go to :class:`Notifier` (``sleep``, ``send``, ``now``)."""
+    notify = config.notify
+    if not notify.urls:
+        return None
+
+    def record(row: dict) -> None:
+        db = config.database
+        with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+            archive.save_notification(row)
+
+    return Notifier(
+        notify.urls, record=record, retries=notify.retries, backoff=notify.backoff, **options
+    )
 
 
 def _log_failure(trigger: str, exc: Exception) -> None:
