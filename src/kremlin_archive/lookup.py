@@ -310,22 +310,44 @@ def render_word_diff(old: str, new: str, old_name: str, new_name: str) -> str:
 
 
 def _word_hunk(old: str, new: str) -> str:
-    """``new`` with the words of ``old`` it lacks as ``[-…-]`` and its own as ``{+…+}``.
-    A word is compared with the white space after it, which stays outside the marks."""
+    """``new`` with the words of ``old`` it lacks as ``[-…-]`` and its own as ``{+…+}``."""
+    marks = {"equal": "{}", "delete": "[-{}-]", "insert": "{{+{}+}}"}
+    return "".join(marks[tag].format(text) for tag, text in _word_ops(old, new))
+
+
+def _word_ops(old: str, new: str) -> Iterator[tuple[str, str]]:
+    """``new`` as ("equal" | "delete" | "insert", text) pieces against ``old``. A word is
+    compared with the white space after it, which stays outside the changed pieces."""
     a, b = _WORD.findall(old), _WORD.findall(new)
-    parts: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
         if tag == "equal":
-            parts.append(added)
+            yield "equal", added
             continue
         last = added or removed
         if removed.strip():
-            parts.append(f"[-{removed.rstrip()}-]")
+            yield "delete", removed.rstrip()
         if added.strip():
-            parts.append(f"{{+{added.rstrip()}+}}")
-        parts.append(last[len(last.rstrip()) :])
-    return "".join(parts)
+            yield "insert", added.rstrip()
+        if tail := last[len(last.rstrip()) :]:
+            yield "equal", tail
+
+
+def word_segments(old: str, new: str) -> list[tuple[str, str]]:
+    """The whole of ``new`` as ("equal" | "delete" | "insert", text) pieces against
+    ``old``: lines compared first, then words within the changed lines (the web view's
+    diff page). Joined, the equal and insert pieces give ``new`` back."""
+    a, b = old.split("\n"), new.split("\n")
+    pieces: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            pieces.append(("equal", "\n".join(b[j1:j2]) + "\n"))
+            continue
+        before, after = "\n".join(a[i1:i2]), "\n".join(b[j1:j2])
+        pieces.extend(_word_ops(before + "\n" if before else "", after + "\n" if after else ""))
+    if pieces and pieces[-1][1].endswith("\n"):
+        pieces[-1] = (pieces[-1][0], pieces[-1][1][:-1])
+    return [piece for piece in pieces if piece[1]]
 
 
 # --------------------------------------------------------------------------- search and list

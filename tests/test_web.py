@@ -1,0 +1,196 @@
+"""The web view: the real Datasette server (``kremlin-archive browse`` in a child process on
+127.0.0.1, real HTTP) over an archive made by the real crawl of the fake site: a page
+edited twice, a page that went and came back, a page that mentions COVID-19."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from kremlin_archive.archive import Archive
+from kremlin_archive.cli import main
+from webview import Browse, build_web_archive
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    crawled, covid = build_web_archive(tmp_path_factory.mktemp("web"))
+    crawled.site.stop()
+    browse = Browse(crawled.db)
+    yield browse, crawled, covid
+    browse.stop()
+
+
+def cli_changes(db) -> list[dict]:
+    result = CliRunner().invoke(main, ["changes", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def page(web, path: str) -> str:
+    browse = web[0]
+    response = browse.get(path)
+    assert response.status_code == 200, (path, response.text[:500])
+    return response.text
+
+
+def text_of(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def rows_of(html: str, table_class: str) -> list[str]:
+    table = html.split(f'class="{table_class}"', 1)[1].split("</table>", 1)[0]
+    return [text_of(row) for row in re.findall(r"<tr class=.*?</tr>", table, re.S)]
+
+
+def test_the_event_page_lists_every_version_with_its_kind(web):
+    _, crawled, _ = web
+    html = page(web, f"/-/event/en.kremlin.ru/{crawled.edited}")
+    rows = rows_of(html, "kremlin-timeline")
+    assert [row.split()[1] for row in rows] == ["v1", "v2", "v3"]
+    assert "first version" in rows[0]
+    assert "site edit body (1 paragraph added) diff v1→v2" in rows[1]
+    assert "site edit title diff v2→v3" in rows[2]
+    assert f'href="/-/event/en.kremlin.ru/{crawled.edited}/diff/2..3"' in html
+    assert f"<h1>{crawled.new_title}</h1>" in html
+    assert "Correction 2." in text_of(html.split('class="kremlin-text"', 1)[1])
+    assert '<dd class="status-live">live' in html
+
+
+def test_the_event_page_marks_a_removal_and_a_return(web):
+    _, crawled, _ = web
+    rows = rows_of(page(web, f"/-/event/en.kremlin.ru/{crawled.gone}"), "kremlin-timeline")
+    assert [row.split()[1:3] for row in rows] == [
+        ["v1", "first"],
+        ["removal", "gone"],
+        ["return", "back"],
+    ]
+    assert "gone (HTTP 410)" in rows[1]
+
+
+def test_the_event_page_shows_an_older_version(web):
+    _, crawled, _ = web
+    html = page(web, f"/-/event/en.kremlin.ru/{crawled.edited}?version=1")
+    body = text_of(html.split('class="kremlin-text"', 1)[1])
+    assert crawled.old_title in body and "Correction 2." not in body
+    assert "showing v1, captured" in text_of(html)
+
+
+def test_the_event_page_shows_the_speaker_turns(web):
+    _, crawled, _ = web
+    with Archive(crawled.db) as archive:
+        turns = {
+            v.fields["turns"][0][0]: event_id
+            for event_id in crawled.site.ids
+            if (v := archive.version("en.kremlin.ru", event_id)).fields.get("turns")
+        }
+    assert turns, "the fake site has pages with turns"
+    speaker, event_id = next(iter(turns.items()))
+    html = page(web, f"/-/event/en.kremlin.ru/{event_id}")
+    body = html.split('class="kremlin-text"', 1)[1]
+    assert f'<p class="turn"><strong class="speaker">{speaker}:</strong>' in body
+    assert f"Speaker turns: {speaker} (" in text_of(html) or f", {speaker} (" in text_of(html)
+
+
+def test_the_diff_page_marks_the_changed_words(web):
+    _, crawled, _ = web
+    html = page(web, f"/-/event/en.kremlin.ru/{crawled.edited}/diff/1..3")
+    diff = html.split('class="kremlin-diff"', 1)[1].split("</div>", 1)[0]
+    assert "<ins>Correction 2.</ins>" in diff
+    assert "<ins>the Government, revised</ins>" in diff
+    deleted = " ".join(re.findall(r"<del>(.*?)</del>", diff))
+    assert all(word in deleted for word in crawled.old_title.split()[:1])
+    assert "Changed: title, body (1 paragraph added)" in text_of(html)
+    assert f'href="/-/event/en.kremlin.ru/{crawled.edited}/diff/1..3"' in html  # permalink
+
+
+def test_the_diff_form_redirects_to_the_permalink(web):
+    browse, crawled, _ = web
+    response = browse.get(
+        f"/-/event/en.kremlin.ru/{crawled.edited}/diff?a=2&b=3", allow_redirects=False
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/-/event/en.kremlin.ru/{crawled.edited}/diff/2..3"
+
+
+def test_an_unknown_page_or_version_is_a_404_that_says_so(web):
+    browse, crawled, _ = web
+    missing = browse.get("/-/event/en.kremlin.ru/1")
+    assert missing.status_code == 404 and "event 1 is not in the archive" in missing.text
+    response = browse.get(f"/-/event/en.kremlin.ru/{crawled.edited}/diff/1..9")
+    assert response.status_code == 404 and "has no version 9" in response.text
+
+
+def test_the_changes_page_lists_what_the_cli_lists(web):
+    _, crawled, _ = web
+    html = page(web, "/-/changes")
+    listed = cli_changes(crawled.db)
+    rows = rows_of(html, "kremlin-changes")
+    assert len(rows) == len(listed) == 5
+    for row, change in zip(rows, listed, strict=True):
+        assert row.startswith(f"{change['at']} {change['event_id']} ")
+        assert change["what"] in row
+    for change in listed:
+        assert f'href="{change["diff_path"]}"' in html
+    assert '<link rel="alternate" type="application/atom+xml"' in html
+
+
+def test_the_atom_feed_lists_what_the_cli_lists_and_parses(web):
+    browse, crawled, _ = web
+    response = browse.get("/-/changes.atom")
+    assert response.headers["Content-Type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo and feed.version == "atom10"
+    listed = cli_changes(crawled.db)
+    assert [e.id for e in feed.entries] == [c["id"] for c in listed]
+    assert [e.link for e in feed.entries] == [browse.url + c["diff_path"] for c in listed]
+    diff = browse.get(feed.entries[0].link.removeprefix(browse.url))
+    assert diff.status_code == 200
+
+
+def test_the_changes_page_filters_by_since(web):
+    html = page(web, "/-/changes?since=2999-01-01")
+    assert "No changes since 2999-01-01T00:00:00Z." in html
+
+
+def test_search_accepts_everyday_queries(web):
+    _, _, covid = web
+    html = page(web, "/-/search?q=COVID-19")
+    assert "1 match." in html
+    assert f'href="/-/event/en.kremlin.ru/{covid}?version=2"' in html
+    assert "1 match." in page(web, "/-/search?q=S-400+covid")
+    assert "0 matches." in page(web, '/-/search?q="COVID-20"')
+
+
+def test_the_raw_tables_and_views_stay_reachable_with_texts_cut(web):
+    _, crawled, _ = web
+    db = crawled.db.stem
+    listing = page(web, f"/{db}/versions")
+    longest = max(crawled.site.pages.values(), key=lambda p: len(p.text)).text
+    assert longest[:200] not in unescape(listing)
+    assert "…" in listing
+    for name in ("pages", "captures", "runs", "raw_pages", "notifications"):
+        page(web, f"/{db}/{name}")
+    for view in ("changes", "current_transcripts"):
+        html = page(web, f"/{db}/{view}")
+        assert f'href="/-/event/en.kremlin.ru/{crawled.edited}"' in html  # ids link
+    row = page(web, f"/{db}/versions/1")
+    assert len(text_of(row)) > 500  # a row's own page shows the text whole
+
+
+def test_the_plugin_and_metadata_ship_with_the_package(web):
+    browse, _, _ = web
+    plugins = browse.get("/-/plugins.json").json()
+    (ours,) = [p for p in plugins if p["name"] == "kremlin-archive"]
+    assert ours["templates"] and ours["static"]
+    assert "register_routes" in ours["hooks"]
+    html = page(web, "/-/changes")
+    (css,) = re.findall(r'href="(/-/static-plugins/[^"]+)"', html)
+    assert "ins" in page(web, css)  # the stylesheet that marks the diff
+    assert browse.get("/-/metadata.json").json()["title"] == "kremlin-archive"
+    assert "/-/changes" in page(web, "/")
