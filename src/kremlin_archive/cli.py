@@ -651,6 +651,103 @@ def list_events(
             click.echo(_json(item.to_dict()) if as_json else render_listed(item))
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .changes import parse_since
+
+    try:
+        return parse_since(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@config_options
+@click.option("--since", callback=_since, help="Only changes seen at or after DATETIME (UTC).")
+@click.option("--site", help="Only changes of this site (en or ru).")
+@click.option("--include-renormalize", is_flag=True, help="List re-normalizations too.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most the N newest changes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per change.")
+@click.option("--atom", is_flag=True, help="Print an Atom feed of the changes.")
+@click.option("--web-url", help="Address of the web view for links (default notify.web_url).")
+@handle_errors
+def changes(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    since: str | None,
+    site: str | None,
+    include_renormalize: bool,
+    limit: int | None,
+    as_json: bool,
+    atom: bool,
+    web_url: str | None,
+) -> None:
+    """List every site edit, removal and return across the archive, newest first: when,
+    page, versions, what changed, title. First captures are not changes.
+
+    --since takes an ISO date (from its start) or datetime, UTC unless it names a zone.
+    --atom prints an Atom 1.0 feed (at most notify.feed_entries entries unless --limit).
+
+    \b
+    Example:
+      kremlin-archive changes --since 2024-05-01
+      kremlin-archive changes --site en --json | jq .what
+      kremlin-archive changes --atom --web-url http://archive.example.org > changes.atom
+    """
+    from .changes import list_changes, render_atom, render_change
+    from .lookup import open_archive
+
+    if as_json and atom:
+        raise click.UsageError("give --json or --atom, not both")
+    config = make_config(config_path, db_path, log__level=log_level)
+    host = _site_host(config, site)
+    if atom and limit is None:
+        limit = config.notify.feed_entries
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        found = list_changes(
+            archive, since=since, site=host, include_renormalize=include_renormalize, limit=limit
+        )
+    if atom:
+        from .timeutil import utc_now
+
+        click.echo(render_atom(found, web_url or config.notify.web_url, utc_now()), nl=False)
+        return
+    for change in found:
+        click.echo(_json(change.to_dict()) if as_json else render_change(change))
+
+
+def _site_host(config: Config, site: str | None) -> str | None:
+    """The canonical host of a site named on the command line (None: every site)."""
+    if site is None:
+        return None
+    names = {s.name: s.host for s in config.sites}
+    if site not in names:
+        raise ConfigError(f"--site must be one of {', '.join(names)}, got {site!r}")
+    return names[site]
+
+
+@main.command()
+@config_options
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
+@handle_errors
+def browse(config_path: Path | None, db_path: Path | None, log_level: str | None, port: int):
+    """Browse the archive in Datasette on 127.0.0.1: event pages with their version
+    timeline, word diffs between versions, the change list and its Atom feed, search, and
+    the raw tables. Needs the web extra (pip install 'kremlin-archive[web]').
+
+    \b
+    Example:
+      kremlin-archive browse                 # then open http://127.0.0.1:8001
+      kremlin-archive browse --db archive/kremlin.db --port 8002
+    """
+    from .browse import prepare_browse, run_browse
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    app = prepare_browse(config.database.path, config.database.busy_timeout)
+    click.echo(f"browsing {config.database.path} at http://127.0.0.1:{port}/ (Ctrl-C stops)")
+    run_browse(app, port)
+
+
 @main.command()
 @config_options
 @click.option(
