@@ -286,14 +286,5 @@ async def search_page(request, datasette) -> Response:
 
 
 def _search(archive: Archive, query: str, every: bool):
-    """Words as a person types them (``COVID-19``): each one quoted for FTS5."""
-    return search_versions(archive, quote_query(query), every, HITS_SHOWN)
-
-
-def quote_query(text: str) -> str:
-    from .. import lookup
-
-    quote = getattr(lookup, "quote_fts_query", None)
-    if quote is not None:
-        return quote(text)
-    return " ".join('"' + word.replace('"', "") + '"' for word in text.split())
+    """Words as a person types them (``COVID-19``), as the CLI reads them."""
+    return search_versions(archive, query, every, HITS_SHOWN)
