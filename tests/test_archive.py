@@ -18,9 +18,10 @@ import pytest
 
 from archive_writer import plan
 from fakesite import generate_page, render_event_page
-from kremlin_archive.archive import Archive, Capture, event_ref, migrations
-from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotArchived
+from kremlin_archive.archive import Archive, Capture, migrations
+from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotAnEventPage, NotArchived
 from kremlin_archive.normalize import NORMALIZER_VERSION, Transcript, Turn, parse_event_page
+from kremlin_archive.renormalize import Normalizer, derive_chain, renormalize, save_capture
 
 SITE = "en.kremlin.ru"
 WRITER = Path(__file__).with_name("archive_writer.py")
@@ -122,7 +123,7 @@ def test_en_and_ru_pages_with_one_event_id_are_different_pages(archive, page):
     archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
     ru = replace(capture_of(page, "2024-01-01T10:00:00Z"), site="kremlin.ru")
     assert archive.save_capture(ru) == "new"
-    assert set(archive.known_pages("kremlin.ru")) == {page.event_id}
+    assert archive.page_state("kremlin.ru", page.event_id).versions == 1
     with pytest.raises(NotArchived, match="several sites"):
         archive.get_page(page.event_id)
 
@@ -149,7 +150,7 @@ def test_change_history_counts_turns_added_removed_and_edited(archive):
     edited = [turns[0], Turn("B", "two, corrected"), turns[2], Turn("C", "five"), Turn("A", "6")]
     later = transcript(lines(edited), edited, place="Sochi", tags={"Topics": ["Economy"]})
     assert save_transcript(archive, later, "2024-02-02T10:00:00Z") == "changed"
-    new = archive.version(SITE, 5)
+    new = archive.versions(SITE, 5)[-1]
     assert new.changed_fields == ["place", "tags", "body"]
     assert new.body_changes["turns"] == {"added": 1, "removed": 0, "edited": 2}
     assert new.body_changes["paragraphs"] == {"added": 1, "removed": 0, "edited": 2}
@@ -168,7 +169,7 @@ def test_change_history_counts_turns_added_removed_and_edited(archive):
 def test_change_history_names_each_changed_field(archive, fields, expected):
     save_transcript(archive, transcript("Talks\nbody", []), "2024-02-01T10:00:00Z")
     save_transcript(archive, transcript("Talks\nbody", [], **fields), "2024-02-02T10:00:00Z")
-    assert archive.version(SITE, 5).changed_fields == expected
+    assert archive.versions(SITE, 5)[-1].changed_fields == expected
 
 
 # --- gone and back, 304, errors ----------------------------------------------------------
@@ -213,7 +214,7 @@ def test_error_capture_is_logged_and_changes_no_page_state(archive, page):
 NEXT_VERSION = NORMALIZER_VERSION + 1
 
 
-def normalizer_v2(body, url=None) -> Transcript:
+def parse_v2(body, url=None) -> Transcript:
     """A changed normalizer (version NEXT_VERSION): titles in upper case."""
     parsed = parse_event_page(body, url)
     return replace(
@@ -223,28 +224,78 @@ def normalizer_v2(body, url=None) -> Transcript:
     )
 
 
+NORMALIZER_V2 = Normalizer(parse_v2, NEXT_VERSION)
+
+
 def test_renormalize_adds_a_renormalize_version_without_network(archive, page):
-    archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
-    counts = archive.renormalize(normalizer_v2, NEXT_VERSION)
+    save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
+    counts = renormalize(archive, NORMALIZER_V2)
     assert counts == {"pages": 1, "renormalized": 1, "unchanged": 0, "failed": 0}
-    new = archive.version(SITE, page.event_id)
+    new = archive.versions(SITE, page.event_id)[-1]
     assert (new.seq, new.origin, new.normalizer_version) == (2, "renormalize", NEXT_VERSION)
     assert new.changed_fields == ["title"] and new.title == page.title.upper()
-    assert archive.renormalize(normalizer_v2, NEXT_VERSION)["pages"] == 0  # nothing to redo
-    assert archive.renormalize(normalizer_v2, NEXT_VERSION, force=True)["unchanged"] == 1
+    assert renormalize(archive, NORMALIZER_V2)["pages"] == 0  # nothing to redo
+    assert renormalize(archive, NORMALIZER_V2, force=True)["unchanged"] == 1
 
 
-def test_capture_from_a_newer_normalizer_is_not_a_site_edit(tmp_path, page):
-    with Archive(tmp_path / "a.db") as old:
-        old.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))
-    with Archive(tmp_path / "a.db", parse=normalizer_v2, normalizer_version=NEXT_VERSION) as new:
-        body = render_event_page(page).encode()
-        capture = capture_of(page, "2024-01-02T10:00:00Z")
-        capture = replace(capture, normalizer_version=NEXT_VERSION)
-        capture = replace(capture, transcript=normalizer_v2(body, page.url))
-        assert new.save_capture(capture) == "unchanged"
-        origins = [v.origin for v in new.versions(SITE, page.event_id)]
-    assert origins == ["site", "renormalize"]
+def test_a_raw_page_that_no_longer_normalizes_fails_alone_and_keeps_its_version(archive, page):
+    save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
+    other = replace(page, event_id=61001)
+    save_capture(archive, capture_of(other, "2024-01-01T10:00:00Z"))
+
+    def refusing(body, url=None):
+        if parse_event_page(body, url).event_id == page.event_id:
+            raise NotAnEventPage("refused by the new normalizer", url)
+        return parse_v2(body, url)
+
+    counts = renormalize(archive, Normalizer(refusing, NEXT_VERSION))
+    assert counts == {"pages": 2, "renormalized": 1, "unchanged": 0, "failed": 1}
+    assert [v.origin for v in archive.versions(SITE, page.event_id)] == ["site"]
+    assert archive.page_state(SITE, page.event_id).normalizer_version == NORMALIZER_VERSION
+
+
+def test_capture_from_a_newer_normalizer_is_not_a_site_edit(archive, page):
+    save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
+    body = render_event_page(page).encode()
+    capture = capture_of(page, "2024-01-02T10:00:00Z")
+    capture = replace(capture, transcript=parse_v2(body, page.url))
+    assert save_capture(archive, capture, NORMALIZER_V2) == "unchanged"
+    versions = archive.versions(SITE, page.event_id)
+    assert [(v.origin, v.normalizer_version) for v in versions] == [
+        ("site", NORMALIZER_VERSION),
+        ("renormalize", NEXT_VERSION),
+    ]
+
+
+def edits_of(page, count: int) -> list:
+    """``count`` versions of a page, each one a real edit of the one before."""
+    return [replace(page, title=f"{page.title} (edit {n})") for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]],
+    ids=["oldest-first", "newest-first", "mixed"],
+)
+def test_a_chain_derived_from_the_captures_follows_capture_time_whatever_the_order(
+    tmp_path, page, order
+):
+    stamps = ["2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z", "2022-01-01T00:00:00Z"]
+    stamps.append("2022-06-01T00:00:00Z")
+    pages = edits_of(page, 3) + [edits_of(page, 2)[1]]  # the last one reverts an edit
+    with Archive(tmp_path / "a.db") as archive:
+        for n in order:
+            save_capture(archive, capture_of(pages[n], stamps[n]))
+        page_id = archive.page_state(SITE, page.event_id).page_id
+        with archive.transaction():
+            chain = derive_chain(archive, page_id)
+    assert [(link.key.captured_at, link.change.fields) for link in chain] == [
+        (stamps[0], []),
+        (stamps[1], ["title"]),
+        (stamps[2], ["title"]),
+        (stamps[3], ["title"]),
+    ]
+    assert [link.content.title for link in chain] == [p.title for p in pages]
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -253,15 +304,14 @@ def test_capture_from_a_newer_normalizer_is_not_a_site_edit(tmp_path, page):
 def test_read_api_finds_pages_versions_and_raw_bodies(archive, page):
     capture = capture_of(page, "2024-01-01T10:00:00Z")
     archive.save_capture(capture)
-    assert archive.get_page(page.url.replace("http:", "https:") + "/").event_id == page.event_id
-    assert archive.get_page(str(page.event_id)).site == SITE
-    sha = archive.version(SITE, page.event_id, 1).raw_sha256
+    assert archive.get_page(page.event_id).site == SITE
+    assert archive.get_page(page.event_id, site=SITE).url == page.url
+    sha = archive.versions(SITE, page.event_id)[0].raw_sha256
     assert archive.raw_body(sha) == capture.body
-    assert list(archive.iter_raw_pages()) == [(sha, capture.body)]
     with pytest.raises(NotArchived):
         archive.get_page(99)
     with pytest.raises(NotArchived):
-        archive.version(SITE, page.event_id, 2)
+        archive.raw_body("0" * 64)
 
 
 def test_full_text_search_over_titles_and_texts(archive, page):
@@ -271,16 +321,6 @@ def test_full_text_search_over_titles_and_texts(archive, page):
         "SELECT rowid FROM versions_fts WHERE versions_fts MATCH ?", (word,)
     ).fetchall()
     assert len(hits) == 1
-
-
-def test_event_ref_parses_ids_and_urls():
-    assert event_ref(17758) == (None, 17758)
-    assert event_ref("http://kremlin.ru/events/president/news/17758/print") == (
-        "kremlin.ru",
-        17758,
-    )
-    with pytest.raises(ValueError):
-        event_ref("meeting")
 
 
 def test_runs_are_recorded_and_stamp_their_captures(archive, page):
@@ -355,7 +395,7 @@ def test_two_writers_and_a_reader_never_fail_with_database_locked(tmp_path):
     writers = [run_writer(db, "--first-id", str(first)) for first in (70000, 80000)]
     with Archive(db, busy_timeout=30) as reader:
         while any(w.poll() is None for w in writers):
-            reader.known_pages(SITE)
+            reader.page_state(SITE, 70000)
     outputs = [w.communicate()[0] for w in writers]
     assert [w.returncode for w in writers] == [0, 0]
     assert all(out.count("saved") == 60 for out in outputs)

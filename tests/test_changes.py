@@ -16,6 +16,7 @@ from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.changes import parse_since
 from kremlin_archive.cli import main
 from kremlin_archive.normalize import parse_event_page
+from kremlin_archive.renormalize import Normalizer, renormalize
 from test_lookup import build_crawled_archive
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -106,7 +107,7 @@ def test_renormalizations_are_listed_only_when_asked(tmp_path):
         return replace(transcript, text=transcript.text + "\nNormalized again.")
 
     with Archive(crawled.db) as archive:
-        counts = archive.renormalize(reworded, normalizer_version=999)
+        counts = renormalize(archive, Normalizer(reworded, 999))
     assert counts["renormalized"] == len(crawled.site.ids)
     assert [c["kind"] for c in as_json(crawled.db)].count("renormalization") == 0
     every = as_json(crawled.db, "--include-renormalize")

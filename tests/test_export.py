@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kremlin_archive.archive import Archive, text_sha256
+from kremlin_archive.archive import Archive
+from kremlin_archive.changeset import text_sha256
 from kremlin_archive.cli import main
 from kremlin_archive.export import (
     COLUMNS,

@@ -20,6 +20,7 @@ from kremlin_archive.cli import main
 from kremlin_archive.errors import DatabaseBusy
 from kremlin_archive.lookup import quote_fts_query, render_word_diff, search_versions
 from kremlin_archive.normalize import Transcript, parse_event_page
+from kremlin_archive.renormalize import Normalizer, renormalize
 
 EN = "http://en.kremlin.ru/events/president/news"
 
@@ -525,8 +526,9 @@ def test_history_tells_a_renormalization_from_a_site_edit(dated, tmp_path):
     db = tmp_path / "copy.db"
     with sqlite3.connect(dated) as source, sqlite3.connect(db) as copy:
         source.backup(copy)
+    reread = Normalizer(lambda body, url: transcript(7, "Second, re-read"), 99)
     with Archive(db) as archive:
-        counts = archive.renormalize(lambda body, url: transcript(7, "Second, re-read"), 99)
+        counts = renormalize(archive, reread)
     assert counts["renormalized"] == 1
     result = CliRunner().invoke(main, ["history", "7", "--db", str(db)])
     lines = result.stdout.splitlines()

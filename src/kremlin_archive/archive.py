@@ -1,4 +1,12 @@
-"""The only module that writes the database: migrations, dedup, versions, history.
+"""The only module that speaks SQL: migrations, dedup, versions, history, every read.
+
+Every query of the project is a method here, under one error translation (a locked
+database is DatabaseBusy, a full disk an ArchiveError that says so). The archive never
+parses a page: captures come with their transcript, and re-normalization
+(``renormalize``) drives the re-derivation of versions over the read and write API below
+(:meth:`Archive.transaction`, :meth:`Archive.good_captures`, :meth:`Archive.raw_body`,
+:meth:`Archive.add_version`, :meth:`Archive.mark_normalized`). What tells two versions
+apart, and their change records, come from the pure ``changeset`` module.
 
 One SQLite file (WAL, foreign keys on, a busy timeout, ``BEGIN IMMEDIATE`` for every write
 so that two writers queue instead of failing). ``synchronous = NORMAL``: in WAL mode the
@@ -48,7 +56,8 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
 
 Identity and dedup: a page is (site, event_id); a raw page is the SHA-256 of its body and
 is stored once; a version is kept only when the text, white space folded
-(``text_sha256``), or the compared fields (``fields_sha256``) differ from the current one.
+(``text_sha256``), or the compared fields (``fields_sha256``) differ from the current one
+(``changeset.Content.same_as``).
 Saving the same capture twice (same page, time, source, status and body) is a no-op that
 returns the outcome stored the first time, so an interrupted import or crawl can be
 replayed. Each capture is one transaction.
@@ -60,43 +69,25 @@ Outcomes stay within OUTCOMES; a page coming back after being gone keeps its out
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import json
 import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlite_utils import Database, Migrations
 
-from .discover import MAX_EVENT_ID, event_number
-from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotArchived, PageError
-from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
+from .changeset import Change, Content, TranscriptLike, canonical_json, sha256_hex
+from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotArchived
 from .timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
-#: Fields compared (white space folded) to tell versions apart; "body" is the rest.
-COMPARED_FIELDS = (
-    "title",
-    "lead",
-    "date",
-    "time",
-    "place",
-    "announcement",
-    "tags",
-    "sections",
-    "published",
-    "photo_count",
-    "kind",
-)
 RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
 ZLIB_LEVEL = 6  # level 9 costs 10-20 % more time for 0.4-0.7 % fewer bytes
 GONE_STATUSES = (404, 410)
@@ -281,9 +272,9 @@ class Capture:
     body: bytes | None = None  # raw body of a 200, kept also when the page was refused
     etag: str | None = None
     last_modified: str | None = None
-    transcript: Transcript | None = None  # set for a 200 that normalized
+    transcript: TranscriptLike | None = None  # set for a 200 that normalized
     error: str | None = None  # set for an error capture
-    normalizer_version: int = NORMALIZER_VERSION  # the normalizer that made ``transcript``
+    normalizer_version: int | None = None  # normalize.NORMALIZER_VERSION that made it
     feed_updated: str | None = None  # the feed entry's <updated> that led to this capture
     feed_updated_utc: str | None = None
     source_url: str | None = None  # where the bytes were read, when not ``url``
@@ -351,6 +342,16 @@ class WalkState:
 
 
 @dataclass(frozen=True)
+class GoodCapture:
+    """A capture whose raw page normalized: what re-derivation reads a version from."""
+
+    id: int
+    captured_at: str
+    source: str
+    raw_sha256: str
+
+
+@dataclass(frozen=True)
 class Version:
     """One stored version of a page (``fields`` and the change record decoded)."""
 
@@ -377,107 +378,6 @@ class Version:
         data["changed_fields"] = json.loads(data["changed_fields"])
         data["body_changes"] = json.loads(data["body_changes"] or "null")
         return cls(**data)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fold(value: object) -> object:
-    """White space folded to single spaces, inside strings, lists and dicts."""
-    if isinstance(value, str):
-        return " ".join(value.split())
-    if isinstance(value, list | tuple):
-        return [fold(item) for item in value]
-    if isinstance(value, dict):
-        return {fold(key): fold(item) for key, item in value.items()}
-    return value
-
-
-def canonical_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def text_sha256(text: str) -> str:
-    """Hash of the text with all white space folded: white-space noise is no edit."""
-    return sha256_hex(fold(text).encode())
-
-
-def fields_sha256(fields: dict) -> str:
-    """Hash of the compared fields (COMPARED_FIELDS), white space folded."""
-    compared = {name: fold(fields.get(name)) for name in COMPARED_FIELDS}
-    return sha256_hex(canonical_json(compared).encode())
-
-
-def count_edits(old: list[str], new: list[str]) -> dict[str, int]:
-    """Items added, removed and edited between two sequences (difflib opcodes)."""
-    counts = {"added": 0, "removed": 0, "edited": 0}
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        before, after = i2 - i1, j2 - j1
-        if tag == "replace":
-            counts["edited"] += min(before, after)
-        if tag != "equal":
-            counts["added"] += max(0, after - before)
-            counts["removed"] += max(0, before - after)
-    return counts
-
-
-def _field_lines(fields: dict) -> set[str]:
-    """Lines of the text that print a field (so that they do not count as body)."""
-    lines = {fields.get(name) for name in ("title", "time", "place", "announcement")}
-    lines.update((fields.get("lead") or "").split("\n"))
-    for heading, tags in (fields.get("tags") or {}).items():
-        lines.update([heading, *tags])
-    return {fold(line) for line in lines if line}
-
-
-def body_lines(fields: dict, text: str, other: dict) -> list[str]:
-    """The paragraphs of a text: its lines minus those printing a field of either version."""
-    skip = _field_lines(fields) | _field_lines(other)
-    tails = [fields.get("published"), ", ".join(fields.get("sections") or [])]
-    tails = [fold(tail) for tail in tails if tail]
-    lines = (fold(line) for line in text.split("\n"))
-    return [ln for ln in lines if ln and ln not in skip and not any(map(ln.endswith, tails))]
-
-
-def body_changes(old: dict, old_text: str, new: dict, new_text: str) -> dict:
-    """Paragraphs (and speaker turns, where a version has any) added, removed, edited."""
-    changes = {
-        "paragraphs": count_edits(body_lines(old, old_text, new), body_lines(new, new_text, old))
-    }
-    old_turns = [fold(f"{s}: {t}") for s, t in old.get("turns") or []]
-    new_turns = [fold(f"{s}: {t}") for s, t in new.get("turns") or []]
-    if old_turns or new_turns:
-        changes["turns"] = count_edits(old_turns, new_turns)
-    return changes
-
-
-def changed_fields(old: dict, old_text: str, new: dict, new_text: str) -> tuple[list, dict]:
-    """The names of the fields that changed ("body" for the rest) and the body changes."""
-    names = [n for n in COMPARED_FIELDS if fold(old.get(n)) != fold(new.get(n))]
-    body = body_changes(old, old_text, new, new_text)
-    if any(any(counts.values()) for counts in body.values()):
-        names.append("body")
-    return names, body
-
-
-def event_ref(ref: int | str) -> tuple[str | None, int]:
-    """(site or None, event id) of an event id or an event URL; ValueError otherwise."""
-    if isinstance(ref, int) or str(ref).strip().isdigit():
-        event_id = ref if isinstance(ref, int) else event_number(str(ref))
-        if event_id is None or not 0 < event_id <= MAX_EVENT_ID:
-            raise ValueError(f"not an event id: {ref!r}")
-        return None, event_id
-    parts = urlsplit(str(ref).strip())
-    segments = [s for s in parts.path.split("/") if s]
-    ids = [s for s in segments if event_number(s) is not None]
-    if not parts.hostname or not ids:
-        raise ValueError(f"not an event id or event URL: {ref!r}")
-    return parts.hostname.lower(), int(ids[-1])
 
 
 # --------------------------------------------------------------------------- connection
@@ -509,26 +409,13 @@ def _translated(exc: sqlite3.Error, path: Path, busy_timeout: float) -> ArchiveE
 
 
 class Archive:
-    """One SQLite archive file. Open with ``Archive(path)``; use as a context manager.
+    """One SQLite archive file. Open with ``Archive(path)``; use as a context manager."""
 
-    ``parse`` and ``normalizer_version`` are the normalizer used to re-derive a page's
-    current version when a capture arrives made by a newer normalizer (so the difference
-    is recorded as re-normalization, not as a site edit) and by :meth:`renormalize`.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        busy_timeout: float = 30.0,
-        parse: Callable[[bytes, str | None], Transcript] = parse_event_page,
-        normalizer_version: int = NORMALIZER_VERSION,
-    ) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self.parse = parse
-        self.normalizer_version = normalizer_version
         self.run_id: int | None = None  # stamped on captures until finish_run
+        self._depth = 0  # nesting of transaction()
         with self._errors():
             self.conn = _connect(self.path, busy_timeout)
             self.db = Database(self.conn)
@@ -540,15 +427,15 @@ class Archive:
         no migration, nothing written; rows must come back as ``sqlite3.Row``."""
         archive = cls.__new__(cls)
         archive.path, archive.busy_timeout = Path(path), 0.0
-        archive.parse, archive.normalizer_version = parse_event_page, NORMALIZER_VERSION
         archive.run_id, archive.conn, archive.db = None, conn, Database(conn)
+        archive._depth = 0
         return archive
 
     def _migrate(self) -> None:
         """Apply pending migrations under the write lock (two openers cannot race)."""
         if not migrations.pending(self.db):
             return
-        with self._write():
+        with self.transaction():
             migrations.apply(self.db)
 
     def close(self) -> None:
@@ -570,10 +457,19 @@ class Archive:
             raise _translated(exc, self.path, self.busy_timeout) from exc
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write transaction, taken with BEGIN IMMEDIATE (waits for the lock)."""
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, taken with BEGIN IMMEDIATE (waits for the lock). Nested
+        uses join the outer one: everything inside commits, or nothing does."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         with self._errors():
             self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield
                 self.conn.execute("COMMIT")
@@ -581,6 +477,8 @@ class Archive:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
 
     def _all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with self._errors():
@@ -597,7 +495,7 @@ class Archive:
         the version, the capture row and the page state are written in one transaction.
         """
         raw_sha = sha256_hex(capture.body) if capture.body is not None else None
-        with self._write():
+        with self.transaction():
             page = self._ensure_page(capture)
             stored = self._stored_outcome(page["id"], capture, raw_sha)
             if stored is not None:
@@ -663,37 +561,36 @@ class Archive:
     def _save_version(
         self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
     ) -> tuple[str, int]:
-        current = self._current_version(page["id"]) if page["version_id"] else None
-        if current is not None and page["normalizer_version"] != capture.normalizer_version:
-            current = self._rederive(page["id"], current, capture.normalizer_version) or current
-        content = _Content.of(capture.transcript)
+        current = self.current_version(page["id"]) if page["version_id"] else None
+        content = Content.of(capture.transcript)
         if current is not None and content.same_as(current):
             return "unchanged", current.id
-        version_id = self._insert_version(
+        version = self.add_version(
             page["id"],
             current,
             content,
             origin="site",
             captured_at=capture.captured_at,
-            raw_sha=raw_sha,
+            raw_sha256=raw_sha,
             normalizer_version=capture.normalizer_version,
         )
-        return ("changed" if current else "new"), version_id
+        return ("changed" if current else "new"), version.id
 
-    def _insert_version(
+    def add_version(
         self,
         page_id: int,
         current: Version | None,
-        content: _Content,
+        content: Content,
         *,
         origin: str,
         captured_at: str,
-        raw_sha: str | None,
+        raw_sha256: str | None,
         normalizer_version: int | None,
-    ) -> int:
-        names, body = [], None
-        if current is not None:
-            names, body = changed_fields(current.fields, current.text, content.fields, content.text)
+    ) -> Version:
+        """Append ``content`` to the page's versions after ``current``, its change
+        counted against ``current``; returns the new version. Joins the caller's
+        transaction (so a whole chain can be written in one)."""
+        change = Change.between(current, content)
         row = {
             "page_id": page_id,
             "seq": current.seq + 1 if current else 1,
@@ -706,11 +603,13 @@ class Archive:
             "fields": canonical_json(content.fields),
             "fields_sha256": content.fields_sha256,
             "normalizer_version": normalizer_version,
-            "raw_sha256": raw_sha,
-            "changed_fields": json.dumps(names),
-            "body_changes": json.dumps(body) if body is not None else None,
+            "raw_sha256": raw_sha256,
+            "changed_fields": json.dumps(change.fields),
+            "body_changes": json.dumps(change.body) if change.body is not None else None,
         }
-        return self._insert("versions", row)
+        with self.transaction():
+            self._insert("versions", row)
+            return self.current_version(page_id)
 
     def _insert(self, table: str, row: dict) -> int:
         columns = ", ".join(row)
@@ -773,96 +672,38 @@ class Archive:
         sql = f"UPDATE {table} SET {assignments} WHERE id = ?"
         self.conn.execute(sql, (*values.values(), row_id))
 
-    # -- re-normalization
+    # -- re-derivation (driven by renormalize, which parses; the archive never does)
 
-    def renormalize(
-        self,
-        parse: Callable[[bytes, str | None], Transcript] | None = None,
-        normalizer_version: int | None = None,
-        *,
-        force: bool = False,
-    ) -> dict[str, int]:
-        """Re-derive every page's current version from its stored raw body, no network.
-
-        For each page not yet checked with ``normalizer_version`` (every page with
-        ``force``), the newest stored raw body of the page is parsed again; where the text
-        or fields differ, a version with origin "renormalize" is added (never a site edit).
-        One transaction per page, so an interrupted run resumes where it stopped. Returns
-        counts: pages, renormalized (versions added), unchanged, failed (parse errors).
-        """
-        parse = parse or self.parse
-        version = normalizer_version if normalizer_version is not None else self.normalizer_version
-        counts = {"pages": 0, "renormalized": 0, "unchanged": 0, "failed": 0}
-        for page_id in self._pages_to_renormalize(version, force):
-            counts["pages"] += 1
-            counts[self._renormalize_page(page_id, parse, version)] += 1
-        logger.info("renormalized version=%s counts=%s", version, counts)
-        return counts
-
-    def _pages_to_renormalize(self, version: int, force: bool) -> list[int]:
+    def pages_to_renormalize(self, normalizer_version: int, force: bool = False) -> list[int]:
+        """Ids of the pages with a version not yet checked with ``normalizer_version``
+        (every page with a version, with ``force``), in id order."""
         sql = "SELECT id FROM pages WHERE EXISTS (SELECT 1 FROM versions WHERE page_id = pages.id)"
         if not force:
             sql += " AND normalizer_version IS NOT ?"
-        rows = self._all(sql + " ORDER BY id", () if force else (version,))
+        rows = self._all(sql + " ORDER BY id", () if force else (normalizer_version,))
         return [row["id"] for row in rows]
 
-    def _renormalize_page(self, page_id: int, parse: Callable, version: int) -> str:
-        with self._write():
-            current = self._current_version(page_id)
-            try:
-                added = self._rederive(page_id, current, version, parse)
-            except PageError as exc:
-                logger.warning("renormalize failed page_id=%s error=%s", page_id, exc)
-                return "failed"
-            return "renormalized" if added else "unchanged"
-
-    def _rederive(
-        self, page_id: int, current: Version, version: int, parse: Callable | None = None
-    ) -> Version | None:
-        """Parse the page's newest raw body again; add and return a "renormalize" version
-        if the result differs from ``current``. Raises PageError when the parse fails
-        (only when ``parse`` is given; during a capture a failure is logged and ignored)."""
-        raw = self._latest_raw(page_id)
-        if raw is None:
-            return None
-        try:
-            transcript = (parse or self.parse)(
-                self._raw_body(raw["raw_sha256"]), current.fields.get("url")
-            )
-        except PageError as exc:
-            if parse is not None:
-                raise
-            logger.warning("re-derive failed page_id=%s error=%s", page_id, exc)
-            return None
-        self._update("pages", page_id, {"normalizer_version": version})
-        content = _Content.of(transcript)
-        if content.same_as(current):
-            return None
-        self._insert_version(
-            page_id,
-            current,
-            content,
-            origin="renormalize",
-            captured_at=raw["captured_at"],
-            raw_sha=raw["raw_sha256"],
-            normalizer_version=version,
-        )
-        return self._current_version(page_id)
-
-    def _latest_raw(self, page_id: int) -> sqlite3.Row | None:
-        """The newest raw body of a page that normalized (its newest good 200)."""
-        return self.conn.execute(
-            "SELECT raw_sha256, captured_at FROM captures WHERE page_id = ?"
+    def good_captures(self, page_id: int) -> list[GoodCapture]:
+        """The page's captures whose raw page normalized (its good 200s), in capture-time
+        order (captures of one second in the order they were saved)."""
+        rows = self._all(
+            "SELECT id, captured_at, source, raw_sha256 FROM captures WHERE page_id = ?"
             " AND raw_sha256 IS NOT NULL AND outcome IN ('new', 'changed', 'unchanged')"
-            " ORDER BY captured_at DESC, id DESC LIMIT 1",
+            " ORDER BY captured_at, id",
             (page_id,),
-        ).fetchone()
+        )
+        return [GoodCapture(r["id"], r["captured_at"], r["source"], r["raw_sha256"]) for r in rows]
+
+    def mark_normalized(self, page_id: int, normalizer_version: int) -> None:
+        """Record that the page's current version was checked with this normalizer."""
+        with self.transaction():
+            self._update("pages", page_id, {"normalizer_version": normalizer_version})
 
     # -- runs
 
     def start_run(self, trigger: str, started_at: str) -> int:
         """Record the start of a run; captures saved until finish_run carry its id."""
-        with self._write():
+        with self.transaction():
             row = {"trigger": trigger, "pid": os.getpid(), "started_at": started_at}
             self.run_id = self._insert("runs", row)
         return self.run_id
@@ -872,7 +713,7 @@ class Archive:
     ) -> None:
         """Record the end of a run: its counts (keys of RUN_COUNTS; others are ignored)."""
         values = {name: counts[name] for name in RUN_COUNTS if name in counts}
-        with self._write():
+        with self.transaction():
             self._update("runs", run_id, {"finished_at": finished_at, "error": error, **values})
         if self.run_id == run_id:
             self.run_id = None
@@ -894,7 +735,7 @@ class Archive:
     def save_frontier_entries(self, entries: list[FrontierEntry]) -> None:
         """Add found pages (one transaction); a page already there keeps its attempts and
         takes the newer feed stamps."""
-        with self._write():
+        with self.transaction():
             for e in entries:
                 self.conn.execute(
                     "INSERT INTO frontier_entries (site, event_id, url, section, kind, day,"
@@ -908,14 +749,14 @@ class Archive:
                 )  # fmt: skip
 
     def drop_frontier_entry(self, site: str, event_id: int) -> None:
-        with self._write():
+        with self.transaction():
             self.conn.execute(
                 "DELETE FROM frontier_entries WHERE site = ? AND event_id = ?", (site, event_id)
             )
 
     def count_frontier_attempt(self, site: str, event_id: int) -> None:
         """One more failed capture of a found page (it stays in the frontier)."""
-        with self._write():
+        with self.transaction():
             self.conn.execute(
                 "UPDATE frontier_entries SET attempts = attempts + 1"
                 " WHERE site = ? AND event_id = ?",
@@ -936,7 +777,7 @@ class Archive:
             "since": walk.since, "oldest_day": walk.oldest_day, "reason": walk.reason,
             "started_at": walk.started_at or updated_at, "updated_at": updated_at,
         }  # fmt: skip
-        with self._write():
+        with self.transaction():
             if walk.id is None:
                 return self._insert("frontier_walks", row)
             self._update("frontier_walks", walk.id, row)
@@ -944,7 +785,7 @@ class Archive:
 
     def drop_frontier_walk(self, walk_id: int) -> None:
         """A walk that reached its end."""
-        with self._write():
+        with self.transaction():
             self.conn.execute("DELETE FROM frontier_walks WHERE id = ?", (walk_id,))
 
     def runs_after(self, run_id: int, trigger: str, pid: int) -> list[int]:
@@ -956,7 +797,7 @@ class Archive:
 
     def save_notification(self, record: dict) -> int:
         """Record what became of one notification (the columns of ``notifications``)."""
-        with self._write():
+        with self.transaction():
             return self._insert("notifications", record)
 
     def notifications(self, limit: int = 20) -> list[dict]:
@@ -1013,10 +854,6 @@ class Archive:
         """Whether the archive holds any page of a site."""
         return bool(self._all("SELECT 1 FROM pages WHERE site = ? LIMIT 1", (site,)))
 
-    def known_pages(self, site: str) -> dict[int, PageState]:
-        """Every page of a site, by event id (for incremental discovery and rechecks)."""
-        return {state.event_id: state for state in self._page_rows("p.site = ?", (site,))}
-
     def _page_rows(self, where: str, params: tuple) -> list[PageState]:
         sql = (
             "SELECT p.*, (SELECT count(*) FROM versions v WHERE v.page_id = p.id) AS versions"
@@ -1024,13 +861,9 @@ class Archive:
         )
         return [_page_state(row) for row in self._all(sql, params)]
 
-    def get_page(self, ref: int | str, site: str | None = None) -> PageState:
-        """A page by event id (``site`` narrows it) or by URL; raises NotArchived."""
-        try:
-            url_site, event_id = event_ref(ref)
-        except ValueError as exc:
-            raise NotArchived(str(exc)) from None
-        site = url_site or site
+    def get_page(self, event_id: int, site: str | None = None) -> PageState:
+        """A page by event id (``site`` narrows it); raises NotArchived. Read what a user
+        typed with ``lookup.parse_ref``."""
         where, params = ("p.event_id = ?", (event_id,))
         if site:
             where, params = ("p.site = ? AND p.event_id = ?", (site, event_id))
@@ -1055,14 +888,6 @@ class Archive:
         )
         return [Version.from_row(row) for row in rows]
 
-    def version(self, site: str, event_id: int, n: int = -1) -> Version:
-        """Version number ``n`` (1-based; -1 is the current one); raises NotArchived."""
-        found = self.versions(site, event_id)
-        index = n - 1 if n > 0 else n
-        if not found or n == 0 or not -len(found) <= index < len(found):
-            raise NotArchived(f"no version {n} of {site} event {event_id} in {self.path}")
-        return found[index]
-
     def captures(self, site: str, event_id: int, limit: int | None = None) -> list[dict]:
         """The capture log of a page, newest first, as dicts of the captures columns."""
         rows = self._all(
@@ -1075,29 +900,10 @@ class Archive:
 
     def raw_body(self, sha256: str) -> bytes:
         """A stored raw body, decompressed; raises NotArchived."""
-        with self._errors():
-            return self._raw_body(sha256)
-
-    def _raw_body(self, sha256: str) -> bytes:
-        row = self.conn.execute("SELECT body FROM raw_pages WHERE sha256 = ?", (sha256,))
-        found = row.fetchone()
-        if found is None:
+        found = self._all("SELECT body FROM raw_pages WHERE sha256 = ?", (sha256,))
+        if not found:
             raise NotArchived(f"no raw page {sha256} in {self.path}")
-        return zlib.decompress(found["body"])
-
-    def iter_raw_pages(self) -> Iterator[tuple[str, bytes]]:
-        """Every stored raw page as (sha256, body), in hash order, streamed."""
-        last = ""
-        while True:
-            rows = self._all(
-                "SELECT sha256, body FROM raw_pages WHERE sha256 > ? ORDER BY sha256 LIMIT 100",
-                (last,),
-            )
-            if not rows:
-                return
-            for row in rows:
-                yield row["sha256"], zlib.decompress(row["body"])
-            last = rows[-1]["sha256"]
+        return zlib.decompress(found[0]["body"])
 
     def search(
         self, match: str, all_versions: bool = False, limit: int | None = None
@@ -1132,11 +938,12 @@ class Archive:
                 raise BadSearchQuery(str(exc)) from None
             raise _translated(exc, self.path, self.busy_timeout) from exc
 
-    def _current_version(self, page_id: int) -> Version | None:
-        row = self.conn.execute(
+    def current_version(self, page_id: int) -> Version | None:
+        """The page's latest version (None when it has none)."""
+        rows = self._all(
             "SELECT * FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1", (page_id,)
-        ).fetchone()
-        return Version.from_row(row) if row else None
+        )
+        return Version.from_row(rows[0]) if rows else None
 
 
 _CHANGES_SQL = """
@@ -1168,27 +975,6 @@ WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR site = ?)
 ORDER BY at DESC, capture_id DESC, kind
 LIMIT ?
 """
-
-
-@dataclass(frozen=True)
-class _Content:
-    """What a version stores of a transcript, with its two hashes, worked out once."""
-
-    title: str
-    text: str
-    fields: dict
-    text_sha256: str
-    fields_sha256: str
-
-    @classmethod
-    def of(cls, transcript: Transcript) -> _Content:
-        fields = transcript.fields()
-        text = transcript.text
-        return cls(transcript.title, text, fields, text_sha256(text), fields_sha256(fields))
-
-    def same_as(self, version: Version) -> bool:
-        same_text = version.text_sha256 == self.text_sha256
-        return same_text and version.fields_sha256 == self.fields_sha256
 
 
 def _error_text(status: int | None) -> str:

@@ -330,10 +330,11 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
       kremlin-archive renormalize --db archive/kremlin.db
     """
     from .lookup import open_archive
+    from .renormalize import renormalize as renormalize_archive
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
-        counts = archive.renormalize()
+        counts = renormalize_archive(archive)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

@@ -53,6 +53,7 @@ from .errors import (
 from .fetch import Fetcher, Response
 from .locks import hold_run_lock
 from .normalize import parse_event_page
+from .renormalize import save_capture
 from .timeutil import stamp_key, utc_now
 
 logger = logging.getLogger(__name__)
@@ -455,7 +456,7 @@ class Crawler:
         self._save(capture, result)
 
     def _save(self, capture: Capture, result: CrawlResult) -> None:
-        outcome = self.archive.save_capture(capture)
+        outcome = save_capture(self.archive, capture)
         self._settle(capture, outcome)
         if outcome == "error":
             result.failed += 1

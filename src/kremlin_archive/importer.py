@@ -20,6 +20,7 @@ from .config import Config
 from .errors import PageError
 from .locks import hold_run_lock
 from .normalize import parse_event_page
+from .renormalize import save_capture
 from .timeutil import format_utc, utc_now
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def _import_file(
         captured_at=captured_at, source="import", status=200, body=body,
         transcript=transcript,
     )  # fmt: skip
-    outcome = archive.save_capture(capture)
+    outcome = save_capture(archive, capture)
     result.imported[outcome] = result.imported.get(outcome, 0) + 1
     logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
 

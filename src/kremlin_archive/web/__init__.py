@@ -27,8 +27,9 @@ from datasette import Response, hookimpl
 from datasette.utils.asgi import NotFound
 from markupsafe import Markup, escape
 
-from ..archive import Archive, changed_fields
+from ..archive import Archive
 from ..changes import KIND_NAMES, describe_body_changes, list_changes, parse_since, render_atom
+from ..changeset import changed_fields
 from ..errors import KremlinArchiveError, NotArchived
 from ..lookup import ORIGIN_NAMES, page_history, pick_pair, search_versions, version, word_segments
 from ..timeutil import utc_now
