@@ -78,17 +78,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlite_utils import Database, Migrations
 
 from .changeset import Change, Content, TranscriptLike, canonical_json, sha256_hex
-from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotArchived
+from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotAnArchive, NotArchived
 from .timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
 RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
+#: The run count each capture outcome adds to.
+OUTCOME_COUNTS = dict(zip(OUTCOMES, RUN_COUNTS[1:], strict=True))
 ZLIB_LEVEL = 6  # level 9 costs 10-20 % more time for 0.4-0.7 % fewer bytes
 GONE_STATUSES = (404, 410)
 
@@ -384,13 +387,37 @@ class Version:
 
 
 def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """A connection in autocommit mode: transactions are opened explicitly."""
+    """A connection in autocommit mode: transactions are opened explicitly. WAL is set
+    by :func:`_use_wal`, once the file is known to be an archive (it rewrites the header)."""
     conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that cannot write (``mode=ro``, ``query_only``). On read-only media,
+    where SQLite cannot make the WAL's shared-memory file, the file is opened as
+    immutable: nothing can change it there anyway."""
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+            raise
+        uri += "&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute("PRAGMA query_only = ON")
     return conn
 
 
@@ -404,22 +431,63 @@ def _translated(exc: sqlite3.Error, path: Path, busy_timeout: float) -> ArchiveE
             f"{busy_timeout:g} s ({message}); try again, or raise database.busy_timeout"
         )
     if "full" in message:
-        return ArchiveError(f"the disk holding {path} is full; nothing was written ({message})")
+        return ArchiveError(
+            f"the disk holding {path} is full ({message}): the change in hand was not"
+            " written; everything saved before it is kept. Free some space and run again"
+        )
+    if "file is not a database" in message:
+        return NotAnArchive(f"{path} is not a kremlin-archive archive (not an SQLite file)")
     return ArchiveError(f"archive {path}: {message}")
 
 
 class Archive:
     """One SQLite archive file. Open with ``Archive(path)``; use as a context manager."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 30.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
         self.run_id: int | None = None  # stamped on captures until finish_run
         self._depth = 0  # nesting of transaction()
         with self._errors():
-            self.conn = _connect(self.path, busy_timeout)
+            connect = _connect_read_only if read_only else _connect
+            self.conn = connect(self.path, busy_timeout)
             self.db = Database(self.conn)
-            self._migrate()
+            try:
+                self._check_schema()
+                if not read_only:
+                    _use_wal(self.conn)
+                    self._migrate()
+            except BaseException:
+                self.conn.close()
+                raise
+
+    def _check_schema(self) -> None:
+        """Refuse a file this version cannot use: not an SQLite file (sqlite3 says so),
+        not an archive (a reader; a writer makes an archive of an empty file), an archive
+        made by a newer kremlin-archive, or (a reader, who never migrates) an older one."""
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master")}
+        if not (self.read_only or tables):
+            return
+        if "pages" not in tables or migrations.migrations_table not in tables:
+            what = "an empty file" if not tables else "an SQLite file without its tables"
+            raise NotAnArchive(f"{self.path} is not a kremlin-archive archive ({what})")
+        known = {m.name for m in migrations.pending(Database(memory=True))}  # all of them
+        unknown = [m.name for m in migrations.applied(self.db) if m.name not in known]
+        if unknown:
+            raise NotAnArchive(
+                f"{self.path} was made by a newer kremlin-archive (migration {unknown[-1]}):"
+                " upgrade kremlin-archive to use it"
+            )
+        pending = migrations.pending(self.db)
+        if self.read_only and pending:
+            raise NotAnArchive(
+                f"{self.path} was made by an older kremlin-archive (migration "
+                f"{pending[0].name} not applied); a writing command (crawl, import, "
+                "renormalize) brings it up to date"
+            )
 
     @classmethod
     def over(cls, conn: sqlite3.Connection, path: str | Path) -> Archive:
@@ -428,6 +496,7 @@ class Archive:
         archive = cls.__new__(cls)
         archive.path, archive.busy_timeout = Path(path), 0.0
         archive.run_id, archive.conn, archive.db = None, conn, Database(conn)
+        archive.read_only = True
         archive._depth = 0
         return archive
 
@@ -531,6 +600,7 @@ class Archive:
         change = _status_change(page["status"], outcome)
         self._insert_capture(page["id"], capture, raw_sha, outcome, change, version_id, error)
         self._update_page(page, capture, outcome, change)
+        self._count_in_run(OUTCOME_COUNTS[outcome])
         logger.debug("saved capture url=%s outcome=%s", capture.url, outcome)
         return outcome
 
@@ -702,11 +772,25 @@ class Archive:
     # -- runs
 
     def start_run(self, trigger: str, started_at: str) -> int:
-        """Record the start of a run; captures saved until finish_run carry its id."""
+        """Record the start of a run; captures saved until finish_run carry its id and
+        are counted in it as they are saved, so a run killed or failed midway keeps real
+        counts."""
         with self.transaction():
             row = {"trigger": trigger, "pid": os.getpid(), "started_at": started_at}
-            self.run_id = self._insert("runs", row)
+            self.run_id = self._insert("runs", row | dict.fromkeys(RUN_COUNTS, 0))
         return self.run_id
+
+    def count_discovered(self, pages: int) -> None:
+        """Add ``pages`` to the current run's discovered count (as discovery goes)."""
+        with self.transaction():
+            self._count_in_run("discovered", pages)
+
+    def _count_in_run(self, name: str, by: int = 1) -> None:
+        if self.run_id is not None and by:
+            self.conn.execute(
+                f"UPDATE runs SET {name} = coalesce({name}, 0) + ? WHERE id = ?",
+                (by, self.run_id),
+            )
 
     def finish_run(
         self, run_id: int, finished_at: str, counts: dict[str, int], error: str | None

@@ -333,7 +333,8 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     from .renormalize import renormalize as renormalize_archive
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
-    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+    db = config.database
+    with open_archive(db.path, db.busy_timeout, read_only=False) as archive:
         counts = renormalize_archive(archive)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 

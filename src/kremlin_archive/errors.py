@@ -20,6 +20,7 @@ Every failure the program can explain to a user is one of these; the CLI turns t
     │   └── FeedError            a feed or listing page that cannot be read
     ├── ArchiveError             the database side
     │   ├── NotArchived          no page with that id or URL in the archive
+    │   ├── NotAnArchive         the file is no archive this version can use
     │   ├── BadSearchQuery       FTS5 cannot read a search query (its reason attached)
     │   ├── RunLockHeld          another crawl holds the database's run lock
     │   └── DatabaseBusy         the database stayed locked past the busy timeout
@@ -114,6 +115,11 @@ class NotArchived(ArchiveError):
 
 class BadSearchQuery(ArchiveError):
     """SQLite's full-text search cannot read the query; the message is SQLite's reason."""
+
+
+class NotAnArchive(ArchiveError):
+    """The file is not an archive (empty, another database), or one made by a newer
+    kremlin-archive, or (for a reader, who never migrates) by an older one."""
 
 
 class RunLockHeld(ArchiveError):

@@ -1,8 +1,9 @@
 """Read queries over the archive: find a page, its versions, history, diffs, search, list.
 
 Nothing here writes. :func:`open_archive` opens an existing archive through
-:class:`Archive` (so its migrations apply, the browsing views among them). Rows are read
-with a cursor and yielded, so a caller that streams them keeps memory flat.
+:class:`Archive`, read-only: a reader never migrates, and refuses a file that is no
+archive of this version. Rows are read with a cursor and yielded, so a caller that
+streams them keeps memory flat.
 
 A page is named the way a user names it (:func:`resolve`): an event id (on the default
 site, or the one given), or any URL form of the page: canonical, ``/print``, a replica or
@@ -122,12 +123,15 @@ class Listed:
 
 
 @contextmanager
-def open_archive(path: str | Path, busy_timeout: float = 30.0) -> Iterator[Archive]:
-    """The existing archive at ``path`` (never a new empty one)."""
+def open_archive(
+    path: str | Path, busy_timeout: float = 30.0, *, read_only: bool = True
+) -> Iterator[Archive]:
+    """The existing archive at ``path`` (never a new empty one), read-only unless asked:
+    a reader never migrates, so it works on read-only media and never changes the file."""
     path = Path(path)
     if not path.is_file():
         raise ArchiveError(f"no archive at {path}: run `kremlin-archive crawl` first")
-    with Archive(path, busy_timeout=busy_timeout) as archive:
+    with Archive(path, busy_timeout=busy_timeout, read_only=read_only) as archive:
         yield archive
 
 

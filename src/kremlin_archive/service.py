@@ -303,6 +303,7 @@ def run_service(config: Config) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     check_urls(config.notify.urls)
     with hold_service_lock(config.database.path):
+        check_archive(config)
         Service(config).serve()
 
 
@@ -321,6 +322,15 @@ def make_notifier(config: Config, **options: Any) -> Notifier | None:
     return Notifier(
         notify.urls, record=record, retries=notify.retries, backoff=notify.backoff, **options
     )
+
+
+def check_archive(config: Config) -> None:
+    """Open (and bring up to date) an existing archive at start, so that a file the jobs
+    could never use (another database, an archive of a newer kremlin-archive) is refused
+    at once with NotAnArchive instead of failing every job."""
+    db = config.database
+    if db.path.exists():
+        Archive(db.path, busy_timeout=db.busy_timeout).close()
 
 
 def _log_failure(trigger: str, exc: Exception) -> None:
@@ -413,7 +423,7 @@ def gather_status(config: Config) -> dict[str, Any]:
     db = config.database
     if not db.path.exists():
         raise NotArchived(f"no archive at {db.path} (run crawl or serve first)")
-    with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
+    with Archive(db.path, busy_timeout=db.busy_timeout, read_only=True) as archive:
         conn = archive.conn
         status: dict[str, Any] = {"database": str(db.path)}
         status["database_bytes"] = database_bytes(db.path)
