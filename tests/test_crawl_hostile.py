@@ -4,11 +4,14 @@ one failed capture with its reason (or a clear usage error), and the run goes on
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
-from hostilesite import HostileSite
+from hostilesite import HostileSite, wait_until
 from runcli import kremlin
 
 FEED = "/events/president/news/feed"
@@ -114,3 +117,70 @@ def test_block_pages_without_a_marker_stop_the_run_through_the_breaker(site, tmp
     assert "blocked: 3 answers in a row without <article" in result.stderr
     assert len(site.requests_to("/events/president/news/6*")) == 3  # of 5 pages
     assert "failed 3" in result.stdout
+
+
+# --- capture times and ids that cannot be (items 2 and 12) --------------------------------
+
+
+def test_a_capture_time_in_the_future_is_refused(site, tmp_path):
+    """The page was then never due, show --at today failed, later real copies were skipped."""
+    saved = tmp_path / "page.html"
+    saved.write_bytes(site.render(site.news()[0]))
+    db = tmp_path / "a.db"
+    result = kremlin("import", saved, "--db", db, "--captured-at", "2099-01-01")
+    assert result.returncode == 2
+    assert "--captured-at 2099-01-01T00:00:00Z is ahead of the clock" in result.stderr
+    assert not db.exists()
+
+
+def test_a_saved_file_dated_in_the_future_is_skipped(site, tmp_path):
+    later, now = tmp_path / "later.html", tmp_path / "now.html"
+    later.write_bytes(site.render(site.news()[0]))
+    now.write_bytes(site.render(site.news()[1]))
+    os.utime(later, (4_070_908_800, 4_070_908_800))  # 2099-01-01
+    result = kremlin("import", later, now, "--db", tmp_path / "a.db")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("imported 1 (new 1")
+    assert f"skipped {later}: its time 2099-01-01T00:00:00Z is ahead of the clock" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("bad_id", ["99999999999999999999", "7" * 5000])
+def test_a_saved_page_with_an_id_that_cannot_exist_is_skipped(site, tmp_path, bad_id):
+    page = site.news()[0]
+    body = site.render(page).decode().replace(f"event-{page.event_id}", f"event-{bad_id}")
+    body = body.replace(f"/news/{page.event_id}", f"/news/{bad_id}")
+    saved = tmp_path / "page.html"
+    saved.write_text(body, encoding="utf-8")
+    result = kremlin("import", saved, "--db", tmp_path / "a.db")
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0
+    assert f"skipped {saved}: " in result.stderr
+    assert result.stdout.startswith("imported 0")
+
+
+# --- counts recorded as the run goes (item 13) --------------------------------------------
+
+
+def test_a_killed_run_keeps_the_counts_of_what_it_archived(site, tmp_path):
+    """SIGKILL in the middle of the fourth page: the run said 0 pages although 3 were in."""
+    fourth = site.ids[3]
+    site.drip(f"/events/president/news/{fourth}", site.render(site.news()[3]), 0.05)
+    db = tmp_path / "a.db"
+    args = ["crawl", "--db", db, "--base-url", site.url, "--delay", "0"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "kremlin_archive", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        assert wait_until(lambda: site.drips[f"/events/president/news/{fourth}"].sent > 0, 60)
+        child.kill()
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        run = dict(conn.execute("SELECT * FROM runs").fetchone())
+    assert run["finished_at"] is None
+    assert (run["discovered"], run["new"], run["failed"]) == (5, 3, 0)
+    status = json.loads(kremlin("status", "--json", "--db", db).stdout)
+    assert status["last_runs"]["manual"]["outcome"] == "interrupted"
+    assert status["last_runs"]["manual"]["new"] == 3

@@ -41,6 +41,7 @@ from .discover import (
     parse_listing,
 )
 from .errors import (
+    ArchiveError,
     ConfigError,
     FeedError,
     FetchError,
@@ -171,6 +172,7 @@ class Crawler:
             wanted.extend(self._frontier_refs(site, options))
         todo = _unique(wanted)
         result.discovered += len(todo)
+        self.archive.count_discovered(len(todo))
         if options.limit is not None:
             todo = todo[: max(0, options.limit - _fetched(result))]
         for ref in todo:
@@ -544,11 +546,18 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
     run_id = archive.start_run(options.trigger, utc_now())
     try:
         result = crawler.run(options)
-    except BaseException as exc:
-        archive.finish_run(run_id, utc_now(), {}, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # the counts so far were recorded as the run went
+        _record_failed_end(archive, run_id, exc)
         raise
     archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.problems()) or None)
     return result
+
+
+def _record_failed_end(archive: Archive, run_id: int, exc: BaseException) -> None:
+    try:
+        archive.finish_run(run_id, utc_now(), {}, f"{type(exc).__name__}: {exc}")
+    except ArchiveError as record_exc:  # a full disk refuses this too; the counts stay
+        logger.error("run end not recorded run_id=%s error=%s", run_id, record_exc)
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from .archive import Archive, Capture
 from .config import Config
-from .errors import PageError
+from .discover import event_number
+from .errors import ConfigError, PageError
 from .locks import hold_run_lock
 from .normalize import parse_event_page
 from .renormalize import save_capture
@@ -61,6 +62,12 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
     and so is a file older than the archive's last capture of its page (import the oldest
     first: versions follow one another in time)."""
     result = ImportResult()
+    now = utc_now()
+    if captured_at is not None and captured_at > now:
+        raise ConfigError(
+            f"--captured-at {captured_at} is ahead of the clock (now {now}): a page cannot"
+            " have been saved in the future"
+        )
     with (
         hold_run_lock(config.database.path, config.schedule.lock_wait),
         Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
@@ -70,6 +77,7 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
             ((p, captured_at or _mtime(p)) for p in iter_saved_pages(paths)),
             key=lambda pair: (pair[1], str(pair[0])),
         )
+        archive.count_discovered(len(files))
         try:
             for path, stamp in files:
                 _import_file(config, archive, path, stamp, result)
@@ -83,17 +91,24 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
 def _import_file(
     config: Config, archive: Archive, path: Path, captured_at: str, result: ImportResult
 ) -> None:
+    if captured_at > utc_now():
+        reason = f"its time {captured_at} is ahead of the clock (a wrong file date?)"
+        result.skipped.append((str(path), reason))
+        return
     try:
         body = path.read_bytes()
         transcript = parse_event_page(body)
     except OSError as exc:
         result.skipped.append((str(path), f"cannot read: {exc.strerror}"))
         return
-    except PageError as exc:
+    except (PageError, ValueError) as exc:  # ValueError: an id of thousands of digits
         result.skipped.append((str(path), str(exc)))
         return
     if transcript.event_id is None or transcript.url is None:
         result.skipped.append((str(path), "the page names neither its event id nor its URL"))
+        return
+    if event_number(str(transcript.event_id)) is None:
+        result.skipped.append((str(path), f"event id {transcript.event_id} cannot exist"))
         return
     parts = urlsplit(transcript.url)
     site = config.site_for_host(parts.netloc)
