@@ -539,29 +539,46 @@ def test_an_interrupted_backfill_is_resumed_by_the_next_runs(tmp_path):
         site.clear_requests()
         again = crawl(db, site)
         assert again.returncode == 0, again.stderr
-        assert walk_requests(site) == [FEED] + [f"{FEED}/page/{n}" for n in range(kept[0], 11)]
+        again_from = kept[0] - 1 if kept[0] > 2 else kept[0]  # the last page read, again
+        assert walk_requests(site) == [FEED] + [f"{FEED}/page/{n}" for n in range(again_from, 11)]
         assert archived_ids(db) == set(site.ids[:200])
         assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
 
 
 def test_backfill_again_goes_on_where_the_last_one_stopped(tmp_path):
     db = tmp_path / "kremlin.db"
-    config = write_config(tmp_path, "[discover]\nmax_pages = 2\n")
-    with FakeSite(n_pages=120, seed=6) as site:
-        first = crawl_with(db, site, config, "--backfill", "5")
+    config = write_config(tmp_path, "[discover]\nmax_pages = 3\n")
+    with FakeSite(n_pages=150, seed=6) as site:
+        first = crawl_with(db, site, config, "--backfill", "6")
         assert first.returncode == 0, first.stderr
-        assert "--backfill 5 is capped at 2 pages a run by discover.max_pages" in first.stderr
-        assert summary(first)["new"] == 40
+        assert "--backfill 6 is capped at 3 pages a run by discover.max_pages" in first.stderr
+        assert summary(first)["new"] == 60
         site.clear_requests()
-        second = crawl_with(db, site, config, "--backfill", "5")
-        assert summary(second)["new"] == 20  # page 1 (nothing new), then page 3
-        assert walk_requests(site) == [FEED, f"{FEED}/page/3"]
-        for _ in range(2):  # plain crawls finish it too: page 1, then one page further
+        second = crawl_with(db, site, config, "--backfill", "6")
+        assert summary(second)["new"] == 20
+        # the newest page, then the last page read again (the site may have removed
+        # pages since), then a new one
+        assert walk_requests(site) == [FEED, f"{FEED}/page/3", f"{FEED}/page/4"]
+        for _ in range(2):  # plain crawls finish it too, a page further each
             plain = crawl_with(db, site, config)
             assert plain.returncode == 0, plain.stderr
             assert summary(plain)["new"] == 20
-        assert archived_ids(db) == set(site.ids[:100])
+        assert archived_ids(db) == set(site.ids[:120])
         assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
+
+
+def test_a_kept_walk_misses_nothing_when_the_site_removes_pages(tmp_path):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[discover]\nmax_pages = 3\n")
+    with FakeSite(n_pages=150, seed=6) as site:
+        assert summary(crawl_with(db, site, config, "--backfill", "6"))["new"] == 60
+        removed = set(site.ids[:5])
+        for event_id in removed:  # five entries of page 4 move up to page 3
+            site.remove_page(event_id)
+        for _ in range(5):
+            if "walk stopped" not in crawl_with(db, site, config).stderr:
+                break
+        assert archived_ids(db) - removed == set(site.ids[:120])
 
 
 def test_a_feed_page_answering_404_is_walked_by_the_listing_under_a_limit(tmp_path):

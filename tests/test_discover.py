@@ -15,6 +15,7 @@ from kremlin_archive.discover import (
     parse_event_url,
     parse_feed,
     parse_listing,
+    sibling_page_url,
 )
 from kremlin_archive.errors import FeedError
 
@@ -148,6 +149,8 @@ def test_real_feed_entries_are_dated_by_publication_not_by_their_last_edit():
 def test_walk_page_addresses():
     assert page_number(f"{NEWS}/feed/page/12") == 12
     assert page_number(f"{NEWS}/feed") == 1
+    assert sibling_page_url(f"{NEWS}/feed/page/12", 11) == f"{NEWS}/feed/page/11"
+    assert sibling_page_url(f"{NEWS}/feed/page/2", 1) == f"{NEWS}/feed"
     assert by_date_url(NEWS, date(2016, 10, 4)) == f"{NEWS}/by-date/04.10.2016"
 
 

@@ -39,6 +39,7 @@ from .discover import (
     parse_event_url,
     parse_feed,
     parse_listing,
+    sibling_page_url,
 )
 from .errors import (
     ArchiveError,
@@ -598,9 +599,11 @@ class _Budget:
 def _resumed(saved: list[WalkState], options: CrawlOptions) -> list[WalkState]:
     """The saved walks this run goes on with: all of them, the asked-for --backfill depth
     or --since day merged into one of that kind; a --since run only goes on with --since
-    walks (it archives nothing older than its day)."""
+    walks (it archives nothing older than its day). Each goes on from the last page it
+    read (beyond the first two), so that pages the site removed since cannot shift an
+    unread entry onto a page it will not read again."""
     walks = []
-    for walk in saved:
+    for walk in map(_overlapping, saved):
         if options.since is not None and walk.kind != "since":
             continue
         if walk.kind == "since" and options.since is not None:
@@ -609,6 +612,13 @@ def _resumed(saved: list[WalkState], options: CrawlOptions) -> list[WalkState]:
             walk = replace(walk, end_number=max(walk.end_number or 0, options.backfill))
         walks.append(walk)
     return walks
+
+
+def _overlapping(walk: WalkState) -> WalkState:
+    if walk.number <= 2 or page_number(walk.next_url) != walk.number:
+        return walk
+    previous = walk.number - 1
+    return replace(walk, next_url=sibling_page_url(walk.next_url, previous), number=previous)
 
 
 def _advanced(walk: WalkState, page: _WalkPage) -> WalkState:

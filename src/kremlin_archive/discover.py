@@ -320,6 +320,11 @@ def numbered_page_url(base: str, number: int) -> str:
     return base if number <= 1 else f"{base.rstrip('/')}/page/{number}"
 
 
+def sibling_page_url(url: str, number: int) -> str:
+    """Page ``number`` of the feed or listing that ``url`` is a page of."""
+    return numbered_page_url(re.sub(r"/page/\d{1,6}/?$", "", url), number)
+
+
 def by_date_url(listing_url: str, day: date) -> str:
     """The listing page that holds the events of ``day``
     (``/events/president/news/by-date/04.10.2016``)."""
