@@ -449,9 +449,9 @@ def test_a_walk_stopped_by_failing_pages_is_finished_by_the_next_run(tmp_path):
         first = crawl_with(db, site, config)
         assert first.returncode == 1
         assert summary(first)["new"] == 19
-        assert "discovery ended early at feed page 2" in first.stderr
+        assert "discovery of en.kremlin.ru ended early at feed page 2" in first.stderr
         assert "discovery ended early" in first.stdout.splitlines()[-1]
-        assert "discovery ended early" in last_run_error(db)
+        assert "discovery of en.kremlin.ru ended early at feed page 2" in last_run_error(db)
         site.clear_requests()
         second = crawl_with(db, site, config)
         assert second.returncode == 0, second.stderr

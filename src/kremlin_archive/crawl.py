@@ -95,7 +95,7 @@ class CrawlResult:
     walk_failures: list[tuple[str, str]] = field(default_factory=list)  # feed/listing pages
     notes: list[str] = field(default_factory=list)  # a walk kept for the next run, a cap
     walk_pages: int = 0  # feed and listing pages read
-    discovery_cut: bool = False  # a walk stopped at a page that failed
+    cut_walks: list[str] = field(default_factory=list)  # where walks stopped at a failure
     requests: int = 0
 
     def count(self, outcome: str) -> None:
@@ -126,7 +126,7 @@ class CrawlResult:
             return ""
         pages = len(self.walk_failures)
         what = f"{pages} feed/listing page{'s' if pages > 1 else ''} failed"
-        how = "discovery ended early" if self.discovery_cut else "walked on by the listing"
+        how = "discovery ended early" if self.cut_walks else "walked on by the listing"
         return f"; {what}, {how}"
 
 
@@ -207,12 +207,18 @@ class Crawler:
         budget = _Budget(self.config.discover.max_pages)
         walks = self._head_walks(site, options, saved, first) + _resumed(saved, options)
         self._cap_note(options, result)
-        read_before = result.walk_pages
+        read_before, cut_before = result.walk_pages, len(result.cut_walks)
         for walk in walks:
             self._walk(site, walk, options, budget, result)
-        if result.walk_pages == read_before and result.walk_failures:
+        cut = result.cut_walks[cut_before:]
+        if cut and result.walk_pages == read_before:
             result.stopped.append(
                 f"discovery of {site.host} failed: no feed or listing page could be read"
+            )
+        elif cut:
+            where = ", ".join(cut)
+            result.stopped.append(
+                f"discovery of {site.host} ended early at {where}; the next run goes on there"
             )
 
     def _head_walks(
@@ -297,8 +303,7 @@ class Crawler:
         """Keep the position of a walk that stops before its end, and say so."""
         where = f"{walk.source} page {walk.number} ({walk.next_url})"
         if failed:
-            result.discovery_cut = True
-            result.stopped.append(f"discovery ended early at {where}; the next run goes on there")
+            result.cut_walks.append(where)
         if walk.kind == "incremental" and walk.number == 1 and walk.id is None:
             return  # the next run's walk from the newest page is this one
         self.archive.save_frontier_walk(replace(walk, reason=reason), self.now())
