@@ -342,7 +342,8 @@ def _log_failure(trigger: str, exc: Exception) -> None:
 
 def _facts(result: CrawlResult) -> str:
     facts = " ".join(f"{k}={v}" for k, v in result.counts().items())
-    return facts + (f" stopped={'; '.join(result.stopped)!r}" if result.stopped else "")
+    problems = result.problems()  # a run stopped early, feed or listing pages that failed
+    return facts + (f" stopped={'; '.join(problems)!r}" if problems else "")
 
 
 # the runs table, as the service reads and completes it -----------------------------------
