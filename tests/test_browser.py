@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kremlin_archive.archive import Archive
 from webview import Browse, build_web_archive
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -57,8 +58,16 @@ def served(tmp_path_factory):
     crawled, _ = build_web_archive(tmp_path_factory.mktemp("browser"))
     crawled.site.stop()
     browse = Browse(crawled.db)
-    yield browse, crawled
+    yield browse, {"edited": crawled.edited, "talk": page_with_turns(crawled)}
     browse.stop()
+
+
+def page_with_turns(crawled) -> int:
+    with Archive(crawled.db) as archive:
+        for event_id in crawled.site.ids:
+            if archive.version("en.kremlin.ru", event_id).fields.get("turns"):
+                return event_id
+    raise AssertionError("the fake site has pages with speaker turns")
 
 
 @pytest.fixture
@@ -72,14 +81,15 @@ def out_dir(tmp_path) -> Path:
     ("name", "path", "seen"),
     [
         ("event", "/-/event/en.kremlin.ru/{edited}", ('class="mark mark-edit"', "diff v2→v3")),
+        ("event-turns", "/-/event/en.kremlin.ru/{talk}", ('<strong class="speaker">',)),
         ("diff", "/-/event/en.kremlin.ru/{edited}/diff/1..3", ("<ins>Correction 2.</ins>",)),
         ("changes", "/-/changes", ('class="mark mark-removal"', "Atom feed")),
     ],
-    ids=["event-page", "diff-page", "changes-page"],
+    ids=["event-page", "event-page-turns", "diff-page", "changes-page"],
 )
 def test_pages_render_in_headless_chromium(chromium, served, out_dir, tmp_path, name, path, seen):
-    browse, crawled = served
-    url = browse.url + path.format(edited=crawled.edited)
+    browse, ids = served
+    url = browse.url + path.format(**ids)
     dom = headless(chromium, tmp_path / "dom-profile", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     for text in seen:

@@ -230,6 +230,8 @@ def test_show_at_rejects_what_is_not_a_date(dated):
         ["search", "x"],
         ["renormalize"],
         ["status"],
+        ["changes"],
+        ["changes", "--atom"],
         ["export", "--format", "jsonl", "--out", "out"],
     ],
     ids=lambda c: c[0],

@@ -255,3 +255,24 @@ def test_an_unknown_notification_url_is_a_clear_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="notify.urls: Apprise does not understand"):
         check_urls(["nosuchservice://whatever"])
+
+
+def test_closing_the_notifier_tries_what_is_queued_without_waiting_out_the_backoff():
+    records: list[dict] = []
+    tries: list[str] = []
+
+    def refused(urls, title, body):
+        tries.append(title)
+        return "HTTP 503"
+
+    notifier = Notifier(
+        ["json://127.0.0.1/x"], record=records.append, retries=2, backoff=3600.0, send=refused
+    )
+    change = Change("2024-05-01T12:00:00Z", "edit", "en.kremlin.ru", 1, "u", "T", 2)
+    notifier.submit(render_message([change], "poll", 9, "http://h"))
+    notifier.close(timeout=10)  # the hour-long backoff is cut short by the close
+    assert not notifier._thread.is_alive()
+    assert len(tries) == 3
+    assert [(r["status"], r["attempts"], r["error"]) for r in records] == [
+        ("failed", 3, "HTTP 503")
+    ]

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from kremlin_archive.archive import Archive
 from kremlin_archive.cli import main
-from webview import Browse, build_web_archive
+from kremlin_archive.web import split_turns
+from runcli import kremlin
+from webview import RENORMALIZED_LINE, Browse, build_web_archive
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,8 @@ def web(tmp_path_factory):
     browse.stop()
 
 
-def cli_changes(db) -> list[dict]:
-    result = CliRunner().invoke(main, ["changes", "--db", str(db), "--json"])
+def cli_changes(db, *args: str) -> list[dict]:
+    result = CliRunner().invoke(main, ["changes", "--db", str(db), "--json", *args])
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -52,13 +54,16 @@ def test_the_event_page_lists_every_version_with_its_kind(web):
     _, crawled, _ = web
     html = page(web, f"/-/event/en.kremlin.ru/{crawled.edited}")
     rows = rows_of(html, "kremlin-timeline")
-    assert [row.split()[1] for row in rows] == ["v1", "v2", "v3"]
+    assert [row.split()[1] for row in rows] == ["v1", "v2", "v3", "v4"]
     assert "first version" in rows[0]
     assert "site edit body (1 paragraph added) diff v1→v2" in rows[1]
     assert "site edit title diff v2→v3" in rows[2]
+    assert "re-normalization body (1 paragraph added) diff v3→v4" in rows[3]
+    assert 'class="mark mark-renormalization"' in html
     assert f'href="/-/event/en.kremlin.ru/{crawled.edited}/diff/2..3"' in html
     assert f"<h1>{crawled.new_title}</h1>" in html
-    assert "Correction 2." in text_of(html.split('class="kremlin-text"', 1)[1])
+    text = text_of(html.split('class="kremlin-text"', 1)[1])
+    assert "Correction 2." in text and RENORMALIZED_LINE in text  # the latest version
     assert '<dd class="status-live">live' in html
 
 
@@ -84,17 +89,30 @@ def test_the_event_page_shows_an_older_version(web):
 def test_the_event_page_shows_the_speaker_turns(web):
     _, crawled, _ = web
     with Archive(crawled.db) as archive:
-        turns = {
-            v.fields["turns"][0][0]: event_id
-            for event_id in crawled.site.ids
-            if (v := archive.versions("en.kremlin.ru", event_id)[-1]).fields.get("turns")
-        }
-    assert turns, "the fake site has pages with turns"
-    speaker, event_id = next(iter(turns.items()))
-    html = page(web, f"/-/event/en.kremlin.ru/{event_id}")
-    body = html.split('class="kremlin-text"', 1)[1]
-    assert f'<p class="turn"><strong class="speaker">{speaker}:</strong>' in body
-    assert f"Speaker turns: {speaker} (" in text_of(html) or f", {speaker} (" in text_of(html)
+        current = [archive.versions("en.kremlin.ru", eid)[-1] for eid in crawled.site.ids]
+    version = next(v for v in current if v.fields.get("turns"))
+    turns = version.fields["turns"]
+    html = page(web, f"/-/event/en.kremlin.ru/{version.fields['event_id']}")
+    body = unescape(html.split('class="kremlin-text"', 1)[1])
+    for n, (speaker, said) in enumerate(turns, start=1):
+        first = said.split("\n")[0]
+        opening = f'<p class="turn" id="turn-{n}"><strong class="speaker">{speaker}:</strong>'
+        assert f"{opening} {first}</p>" in body
+    names = text_of(html.split("Speaker turns:", 1)[1].split("</p>", 1)[0])
+    assert all(f"{speaker} (" in names for speaker, _ in turns)
+
+
+def test_a_turn_of_several_paragraphs_is_marked_to_its_end():
+    text = "Title\nPutin: One.\nTwo.\nThree.\nLavrov: Four.\nGeography"
+    turns = [["Putin", "One.\nTwo.\nThree."], ["Lavrov", "Four."]]
+    assert [(p["speaker"], p["text"], p["turn"]) for p in split_turns(text, turns)] == [
+        (None, "Title", None),
+        ("Putin", "One.", 1),
+        (None, "Two.", 1),
+        (None, "Three.", 1),
+        ("Lavrov", "Four.", 2),
+        (None, "Geography", None),
+    ]
 
 
 def test_the_diff_page_marks_the_changed_words(web):
@@ -138,6 +156,19 @@ def test_the_changes_page_lists_what_the_cli_lists(web):
     for change in listed:
         assert f'href="{change["diff_path"]}"' in html
     assert '<link rel="alternate" type="application/atom+xml"' in html
+
+
+def test_the_changes_page_lists_re_normalizations_when_asked(web):
+    _, crawled, _ = web
+    html = page(web, "/-/changes?renormalize=1")
+    listed = cli_changes(crawled.db, "--include-renormalize")
+    rows = rows_of(html, "kremlin-changes")
+    assert len(rows) == len(listed) == 6
+    names = {"edit": "site edit", "renormalization": "re-normalization"}
+    for row, change in zip(rows, listed, strict=True):
+        assert row.startswith(f"{change['at']} {change['event_id']} ")
+        assert names.get(change["kind"], change["kind"]) in row and change["what"] in row
+    assert sum("re-normalization" in row for row in rows) == 1
 
 
 def test_the_atom_feed_lists_what_the_cli_lists_and_parses(web):
@@ -194,3 +225,11 @@ def test_the_plugin_and_metadata_ship_with_the_package(web):
     assert "ins" in page(web, css)  # the stylesheet that marks the diff
     assert browse.get("/-/metadata.json").json()["title"] == "kremlin-archive"
     assert "/-/changes" in page(web, "/")
+
+
+def test_browse_without_an_archive_is_an_error_and_creates_nothing(tmp_path):
+    missing = tmp_path / "none.db"
+    result = kremlin("browse", "--db", missing, "--port", "1", timeout=60)
+    assert result.returncode == 1
+    assert f"no archive at {missing}" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
 from fakesite import FakeSite
+from kremlin_archive.archive import Archive
+from kremlin_archive.normalize import parse_event_page
 from test_lookup import Crawled, build_crawled_archive, crawl
 
 
@@ -24,14 +27,32 @@ def free_port() -> int:
 
 def build_web_archive(tmp: Path) -> tuple[Crawled, int]:
     """The crawled archive of ``test_lookup``, plus one page edited to mention COVID-19
-    (returned with it)."""
+    (its id is returned too) and, last, a re-normalization of the edited page (a newer
+    normalizer that adds a line to its text)."""
     crawled = build_crawled_archive(tmp)
     site: FakeSite = crawled.site
     covid = site.ids[3]
     page = site.pages[covid]
     site.edit_page(covid, paragraphs=[*page.paragraphs, "Measures against COVID-19 in S-400."])
     crawl(crawled.db, site, covid)
+    renormalize(crawled.db, crawled.edited)
     return crawled, covid
+
+
+RENORMALIZED_LINE = "A line a newer normalizer finds."
+
+
+def renormalize(db: Path, event_id: int) -> None:
+    """Re-derive every page with a "newer normalizer" that changes only ``event_id``."""
+
+    def newer(body: bytes, url: str | None):
+        transcript = parse_event_page(body, url)
+        if not (url or "").endswith(f"/{event_id}"):
+            return transcript
+        return replace(transcript, text=f"{transcript.text}\n{RENORMALIZED_LINE}")
+
+    with Archive(db) as archive:
+        assert archive.renormalize(newer, normalizer_version=10_000)["renormalized"] == 1
 
 
 class Browse:

@@ -147,7 +147,7 @@ async def event_page(request, datasette) -> Response:
         "shown": shown,
         "latest": versions[-1].seq,
         "seqs": [v.seq for v in versions],
-        "paragraphs": _paragraphs(shown.text, shown.fields.get("turns") or []),
+        "paragraphs": split_turns(shown.text, shown.fields.get("turns") or []),
         "speakers": Counter(s for s, _ in shown.fields.get("turns") or []).most_common(),
         "base": f"/-/event/{site}/{event_id}",
     }
@@ -172,16 +172,25 @@ def _timeline_row(entry, shown_seq: int) -> dict:
     return row | {"shown": v.seq == shown_seq, "sha": v.text_sha256[:12]}
 
 
-def _paragraphs(text: str, turns: list) -> list[dict]:
-    """The text's lines; a line that opens a speaker turn carries the speaker apart."""
-    speakers = {speaker for speaker, _ in turns}
-    out = []
+def split_turns(text: str, turns: list) -> list[dict]:
+    """The text's lines; a line that opens a speaker turn carries the speaker apart, and
+    the lines that go on with the turn say so (``turn`` is the speaker's turn number)."""
+    lengths = {}
+    for speaker, said in turns:
+        first, *rest = said.split("\n")
+        lengths.setdefault(f"{speaker}: {first}", (speaker, len(rest)))
+    out, left, turn = [], 0, 0
     for line in text.split("\n"):
         head, sep, rest = line.partition(": ")
-        if sep and head in speakers:
-            out.append({"speaker": head, "text": rest})
+        if line in lengths:
+            speaker, left = lengths[line]
+            turn += 1
+            out.append({"speaker": speaker, "text": rest, "turn": turn})
+        elif left > 0:
+            left -= 1
+            out.append({"speaker": None, "text": line, "turn": turn})
         else:
-            out.append({"speaker": None, "text": line})
+            out.append({"speaker": None, "text": line, "turn": None})
     return out
 
 
