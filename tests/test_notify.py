@@ -273,6 +273,20 @@ def test_closing_the_notifier_tries_what_is_queued_without_waiting_out_the_backo
     notifier.close(timeout=10)  # the hour-long backoff is cut short by the close
     assert not notifier._thread.is_alive()
     assert len(tries) == 3
-    assert [(r["status"], r["attempts"], r["error"]) for r in records] == [
-        ("failed", 3, "HTTP 503")
-    ]
+    assert [(r["status"], r["attempts"]) for r in records] == [("failed", 3)]
+    assert records[0]["error"] == "json://127.0.0.1/x: HTTP 503"
+
+
+def test_a_retry_goes_only_to_the_receivers_that_missed_the_message(receiver):
+    down = f"json://127.0.0.1:{closed_port()}/hook"
+    records: list[dict] = []
+    sleep = FakeSleep()
+    notifier = Notifier([receiver.url, down], record=records.append, retries=2, sleep=sleep)
+    change = Change("2024-05-01T12:00:00Z", "edit", "en.kremlin.ru", 1, "u", "T", 2)
+    notifier.submit(render_message([change], "poll", 4, "http://h"))
+    notifier.close(timeout=30)
+    assert len(receiver.received) == 1  # not once per try
+    (record,) = records
+    assert (record["status"], record["attempts"]) == ("failed", 3)
+    assert record["error"].startswith(f"json://127.0.0.1:{down.split(':')[2]}")
+    assert receiver.url.removeprefix("json://").split("/")[0] not in record["error"]

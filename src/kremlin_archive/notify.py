@@ -61,11 +61,14 @@ def render_message(
 
 
 def masked(url: str) -> str:
-    """A notification URL safe to log and store: Apprise's privacy form, else the scheme."""
+    """A notification URL safe to log and store: Apprise's privacy form without its query
+    (Apprise's own options), else the scheme alone."""
     import apprise
 
     plugin = apprise.Apprise.instantiate(url)
-    return plugin.url(privacy=True) if plugin else url.split("://", 1)[0] + "://…"
+    if not plugin:
+        return url.split("://", 1)[0] + "://…"
+    return plugin.url(privacy=True).split("?", 1)[0]
 
 
 def check_urls(urls: Sequence[str]) -> None:
@@ -148,22 +151,27 @@ class Notifier:
                 self._queue.task_done()
 
     def deliver(self, message: Message) -> bool:
-        """Send with retries; record and log the outcome. Never raises."""
-        created_at, error, attempts = self.now(), None, 0
+        """Send with retries, each retry only to the URLs that have not taken the message
+        yet (so that no receiver gets it twice); record and log the outcome. Never raises."""
+        created_at, attempts = self.now(), 0
+        pending: dict[str, str] = dict.fromkeys(self.urls, "not tried")  # url -> error
         for attempt in range(self.retries + 1):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             attempts += 1
-            error = self._try(message)
-            if error is None:
+            pending = {url: e for url in pending if (e := self._try(url, message)) is not None}
+            if not pending:
                 break
-            logger.warning("notify failed attempt=%d error=%s", attempts, error)
+            logger.warning(
+                "notify failed attempt=%d error=%s", attempts, "; ".join(pending.values())
+            )
+        error = "; ".join(f"{_safe_mask(url)}: {e}" for url, e in pending.items()) or None
         self._record(message, created_at, attempts, error)
         return error is None
 
-    def _try(self, message: Message) -> str | None:
+    def _try(self, url: str, message: Message) -> str | None:
         try:
-            return self.send(self.urls, message.title, message.body)
+            return self.send([url], message.title, message.body)
         except Exception as exc:  # a broken service plug-in must not end the thread
             return f"{type(exc).__name__}: {exc}"
 
@@ -177,10 +185,7 @@ class Notifier:
             message.changes,
             attempts,
         )
-        try:
-            targets = ", ".join(masked(url) for url in self.urls)
-        except Exception:  # masking is a courtesy; the record matters more
-            targets = f"{len(self.urls)} URL(s)"
+        targets = ", ".join(_safe_mask(url) for url in self.urls)
         row = {"run_id": message.run_id, "created_at": created_at, "finished_at": self.now()}
         row |= {"status": status, "attempts": attempts, "changes": message.changes}
         row |= {"targets": targets, "error": error}
@@ -188,6 +193,13 @@ class Notifier:
             self.record(row)
         except Exception as exc:
             logger.error("notification not recorded run=%s error=%r", message.run_id, exc)
+
+
+def _safe_mask(url: str) -> str:
+    try:
+        return masked(url)
+    except Exception:  # masking is a courtesy; the record matters more
+        return url.split("://", 1)[0] + "://…"
 
 
 def write_feed(path: Path, feed: str) -> None:

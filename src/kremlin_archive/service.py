@@ -200,9 +200,9 @@ class Service:
     def tell_changes(self, trigger: str, before: int | None) -> list[Change]:
         """After a job: if its run found changes, rewrite the feed and queue one message.
         Never raises (the crawl is done and recorded; a failure here is only logged)."""
-        if before is None:
-            return []
         notify, db = self.config.notify, self.config.database
+        if before is None or (self.notifier is None and notify.atom_path is None):
+            return []
         try:
             with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
                 run_ids = archive.runs_after(before, trigger, os.getpid())
