@@ -16,6 +16,7 @@ import requests
 from fakesite import FakeSite
 from kremlin_archive.archive import Archive
 from kremlin_archive.normalize import parse_event_page
+from kremlin_archive.renormalize import Normalizer, renormalize
 from test_lookup import Crawled, build_crawled_archive, crawl
 
 
@@ -35,14 +36,14 @@ def build_web_archive(tmp: Path) -> tuple[Crawled, int]:
     page = site.pages[covid]
     site.edit_page(covid, paragraphs=[*page.paragraphs, "Measures against COVID-19 in S-400."])
     crawl(crawled.db, site, covid)
-    renormalize(crawled.db, crawled.edited)
+    renormalize_one(crawled.db, crawled.edited)
     return crawled, covid
 
 
 RENORMALIZED_LINE = "A line a newer normalizer finds."
 
 
-def renormalize(db: Path, event_id: int) -> None:
+def renormalize_one(db: Path, event_id: int) -> None:
     """Re-derive every page with a "newer normalizer" that changes only ``event_id``."""
 
     def newer(body: bytes, url: str | None):
@@ -52,7 +53,7 @@ def renormalize(db: Path, event_id: int) -> None:
         return replace(transcript, text=f"{transcript.text}\n{RENORMALIZED_LINE}")
 
     with Archive(db) as archive:
-        assert archive.renormalize(newer, normalizer_version=10_000)["renormalized"] == 1
+        assert renormalize(archive, Normalizer(newer, 10_000))["renormalized"] == 1
 
 
 class Browse:

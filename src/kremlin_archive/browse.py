@@ -1,9 +1,9 @@
 """``kremlin-archive browse``: Datasette on 127.0.0.1 over the archive, with the project's
 plugin (``web``) and metadata.
 
-The archive is opened once through :class:`Archive` first, so that its migrations (the
-browsing views among them) are applied; Datasette then reads it through read-only
-connections, so a crawl or the service may go on writing while it is browsed. Long texts
+The archive is checked first like every reader checks it (an archive, of this version's
+schema); Datasette then reads it through read-only connections, so a crawl or the
+service may go on writing while it is browsed. Long texts
 are cut in listings (``truncate_cells_html``); a row's own page shows them whole.
 """
 
@@ -41,7 +41,7 @@ def prepare_browse(db_path: Path, busy_timeout: float = 30.0) -> Any:
     except ImportError:
         raise ConfigError("browse needs Datasette: pip install 'kremlin-archive[web]'") from None
     with open_archive(db_path, busy_timeout):
-        pass  # migrations applied, the views there
+        pass  # an archive of this schema: the views are there
     from . import web
 
     if not pm.is_registered(web):
