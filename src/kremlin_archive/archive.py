@@ -74,7 +74,7 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +221,11 @@ SELECT p.site, p.event_id,
      WHERE v.page_id = p.id AND v.seq > 1 AND v.origin = 'site') AS last_edit_at
 FROM pages p"""
 
+_SINCE = (
+    "WHERE (? IS NULL OR (SELECT json_extract(v.fields, '$.date') FROM versions v"
+    " WHERE v.page_id = p.id ORDER BY v.seq DESC LIMIT 1) >= ?)"
+)
+
 _SCHEMA_001 = (
     """CREATE TABLE pages (
         id INTEGER PRIMARY KEY, site TEXT NOT NULL, event_id INTEGER NOT NULL,
@@ -284,6 +289,20 @@ class Capture:
     fetched_url: str | None = None  # the URL actually requested
     http_headers: str | None = None  # JSON {"status_line": ..., "headers": [[name, value]]}
     site_updated_at: str | None = None  # the page's "Last updated at", ISO-8601 UTC
+
+
+def render_http_headers(status_line: str, headers: Iterable[tuple[str, str]]) -> str:
+    """The ``http_headers`` column: {"status_line": ..., "headers": [[name, value], ...]}."""
+    pairs = [[name, value] for name, value in headers]
+    return json.dumps({"status_line": status_line, "headers": pairs}, ensure_ascii=False)
+
+
+def parse_http_headers(stored: str | None) -> tuple[str, list[tuple[str, str]]] | None:
+    """(status line, [(name, value), ...]) of an ``http_headers`` column, None if unset."""
+    if not stored:
+        return None
+    data = json.loads(stored)
+    return data["status_line"], [(name, value) for name, value in data["headers"]]
 
 
 @dataclass(frozen=True)
@@ -981,6 +1000,24 @@ class Archive:
             (site, event_id, -1 if limit is None else limit),
         )
         return [dict(row) for row in rows]
+
+    def iter_captures(self, since: str | None = None) -> Iterator[dict]:
+        """Every capture with its page's ``site``, ``event_id`` and ``page_url``, page by
+        page (site, event id), in capture-time order within a page, streamed. ``since``
+        (a day): pages whose current version is of an event of that day or later."""
+        sql = (
+            "SELECT c.*, p.site, p.event_id, p.url AS page_url"
+            f" FROM pages p JOIN captures c ON c.page_id = p.id {_SINCE}"
+            " ORDER BY p.site, p.event_id, c.captured_at, c.id"
+        )
+        with self._errors():
+            for row in self.conn.execute(sql, (since, since)):
+                yield dict(row)
+
+    def count_captures(self, since: str | None = None) -> int:
+        """How many captures :meth:`iter_captures` yields."""
+        sql = f"SELECT count(*) FROM pages p JOIN captures c ON c.page_id = p.id {_SINCE}"
+        return self._all(sql, (since, since))[0][0]
 
     def raw_body(self, sha256: str) -> bytes:
         """A stored raw body, decompressed; raises NotArchived."""

@@ -289,7 +289,8 @@ def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
 @click.option(
     "--captured-at",
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
-    help="When the pages were saved (UTC); default: each file's modification time.",
+    help="When the pages were saved (UTC); default: each file's modification time. "
+    "WARC records keep their own WARC-Date.",
 )
 @handle_errors
 def import_pages(
@@ -299,12 +300,14 @@ def import_pages(
     paths: tuple[Path, ...],
     captured_at: Any,
 ) -> None:
-    """Archive saved event pages (files, or folders searched for .html) without network.
+    """Archive saved event pages (files, or folders searched for .html) and WARC / ARC
+    files (.warc, .warc.gz, .arc, .arc.gz) without network.
 
     \b
     Example:
       kremlin-archive import saved/53016.html
       kremlin-archive import mirror/en.kremlin.ru --captured-at 2020-08-28
+      kremlin-archive import crawl.warc.gz
     """
     from .importer import run_import
     from .timeutil import format_utc
@@ -315,6 +318,13 @@ def import_pages(
     click.echo(result.summary())
     for path, reason in result.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    if result.problems:
+        raise Failure(
+            f"{len(result.problems)} WARC record(s) could not be read (named above); the "
+            "rest was imported. Check the file with `warcio check`, or get a sound copy"
+        )
 
 
 @main.command()
@@ -756,8 +766,9 @@ def browse(config_path: Path | None, db_path: Path | None, log_level: str | None
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(["jsonl", "csv", "txt", "turns"]),
-    help="jsonl, csv, txt (one file per event) or turns (one line per speaker turn).",
+    type=click.Choice(["jsonl", "csv", "txt", "turns", "warc"]),
+    help="jsonl, csv, txt (one file per event), turns (one line per speaker turn) or warc "
+    "(every capture as a WARC record).",
 )
 @click.option(
     "--out",

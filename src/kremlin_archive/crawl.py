@@ -27,6 +27,7 @@ from .archive import (
     FrontierEntry,
     PageState,
     WalkState,
+    render_http_headers,
 )
 from .config import Config, SiteConfig
 from .discover import (
@@ -506,6 +507,9 @@ def _capture_from(response: Response, base: Capture, archived: bool) -> Capture:
     body of a refused 200 is kept with it, so a later normalizer can read it again)."""
     meta = {"status": response.status, "etag": response.etag}
     meta |= {"last_modified": response.last_modified, "captured_at": response.fetched_at}
+    meta |= {"fetched_url": response.fetched_url or response.url}
+    if response.status_line:
+        meta["http_headers"] = render_http_headers(response.status_line, response.header_list)
     if response.status in (404, 410) and not archived:
         return replace(base, **meta, error=f"HTTP {response.status}: no such page on the site")
     if response.status != 200:

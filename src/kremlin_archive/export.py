@@ -11,6 +11,7 @@ into place, the manifest last, so a manifest always describes whole files.
     csv     events.csv (versions.csv): the same columns; lists and dicts as JSON strings
     txt     <id>.txt per event (<site>-<id>.txt off en.kremlin.ru; -v<N> with all versions)
     turns   turns.jsonl: one line per speaker turn (event, version, position, speaker, text)
+    warc    captures.warc.gz: every capture as a WARC record (see ``warc.py``), gzip per record
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from .archive import Archive
 from .errors import ExportError
 from .lookup import DEFAULT_SITE, Record, archive_state, iter_records
 from .lookup import count_records as count_lookup
+from .warc import warcinfo_fields, write_warc
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("jsonl", "csv", "txt", "turns")
+FORMATS = ("jsonl", "csv", "txt", "turns", "warc")
+WARC_FILE = "captures.warc.gz"
 MANIFEST = "manifest.json"
 # The record's columns, in order: identity, version facts, Transcript fields, text.
 COLUMNS = (
@@ -95,7 +98,9 @@ Progress = Callable[[int], None]
 
 
 def count_records(archive: Archive, options: ExportOptions) -> int:
-    """How many versions the export reads (the length of a progress bar)."""
+    """How many versions (captures for WARC) the export reads (a progress bar's length)."""
+    if options.format == "warc":
+        return archive.count_captures(_day(options))
     return count_lookup(archive, options.all_versions, options.since)
 
 
@@ -110,8 +115,11 @@ def export_archive(
     archive.conn.execute("BEGIN")  # one snapshot: a crawl writing meanwhile is not half seen
     try:
         state = archive_state(archive)
-        rows = _counted(iter_records(archive, options.all_versions, options.since), progress)
-        files = WRITERS[options.format](rows, options)
+        if options.format == "warc":
+            files = write_warc_export(archive, options, state, progress)
+        else:
+            rows = _counted(iter_records(archive, options.all_versions, options.since), progress)
+            files = WRITERS[options.format](rows, options)
     finally:
         archive.conn.execute("COMMIT")
     manifest = build_manifest(options, state, files)
@@ -163,7 +171,7 @@ def _make_dir(out: Path) -> None:
         raise ExportError(f"cannot create {out}: {exc.strerror}") from None
 
 
-def _counted(rows: Iterator[Record], progress: Progress | None) -> Iterator[Record]:
+def _counted(rows: Iterator, progress: Progress | None) -> Iterator:
     for row in rows:
         yield row
         if progress is not None:
@@ -326,6 +334,42 @@ def write_txt(rows: Iterator[Record], options: ExportOptions) -> list[FileEntry]
         entry.records = 1
         entries.append(entry)
     return entries
+
+
+def write_warc_export(
+    archive: Archive, options: ExportOptions, state: dict, progress: Progress | None
+) -> list[FileEntry]:
+    """Every capture (of events since ``--since``) into one WARC file: see ``warc.py``."""
+    captures = _counted(archive.iter_captures(_day(options)), progress)
+
+    def fill(out: HashingWriter) -> None:
+        out.entry.records = write_warc(
+            _BinaryOut(out), captures, archive.raw_body, filename=WARC_FILE,
+            info=warcinfo_fields(state), date=state["last_captured_at"] or _EPOCH,
+        )  # fmt: skip
+
+    return [_stream(options.out / WARC_FILE, fill)]
+
+
+class _BinaryOut:
+    """A HashingWriter seen as the binary stream warcio writes to."""
+
+    def __init__(self, out: HashingWriter) -> None:
+        self.out = out
+
+    def write(self, data: bytes) -> int:
+        self.out.write_bytes(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _day(options: ExportOptions) -> str | None:
+    return options.since.isoformat() if options.since else None
+
+
+_EPOCH = "1970-01-01T00:00:00Z"
 
 
 def _stem(options: ExportOptions) -> str:

@@ -87,6 +87,7 @@ CHALLENGE_MAX_BYTES = 20_000  # below this, a marker anywhere counts; above, onl
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
+_HTTP_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2", 30: "HTTP/3"}
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
@@ -99,7 +100,10 @@ class Response:
     etag: str | None
     last_modified: str | None
     fetched_at: str  # ISO-8601 UTC, e.g. 2026-11-27T22:01:02Z
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # names lowered, for lookups
+    status_line: str = ""  # as received, e.g. "HTTP/1.1 200 OK"
+    header_list: tuple[tuple[str, str], ...] = ()  # (name, value) as received, in order
+    fetched_url: str = ""  # the URL of the request that answered (after redirects)
 
 
 class _Transient(Exception):
@@ -115,6 +119,9 @@ class _Raw:
     status: int
     headers: dict[str, str]
     body: bytes
+    status_line: str = ""
+    header_list: tuple[tuple[str, str], ...] = ()
+    url: str = ""
 
 
 class Fetcher:
@@ -329,7 +336,8 @@ class Fetcher:
         finally:
             response.close()
             self._last_request[host] = self.clock()
-        return _Raw(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return _Raw(response.status_code, headers, body, *_as_received(response), url)
 
     def _open(self, url: str, host: str, headers: dict[str, str]) -> requests.Response:
         """Send the request and read the status line and headers (not the body)."""
@@ -426,6 +434,9 @@ class Fetcher:
             last_modified=raw.headers.get("last-modified"),
             fetched_at=utc_now(),
             headers=raw.headers,
+            status_line=raw.status_line,
+            header_list=raw.header_list,
+            fetched_url=raw.url or url,
         )
         missing = _lacks(response, expect)
         marker = looks_blocked(response, anywhere=missing)
@@ -493,6 +504,17 @@ def _sniffed_charset(body: bytes) -> str | None:
     head = body[:SNIFF_BYTES]
     match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
     return match[1].decode("ascii") if match else None
+
+
+def _as_received(response: requests.Response) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The status line and the headers of an answer as the server sent them, as far as
+    urllib3 keeps them: names spelt as sent, in the order sent, except that a repeated
+    header comes grouped at the place (and with the spelling) of its first occurrence."""
+    raw = response.raw
+    version = _HTTP_VERSIONS.get(getattr(raw, "version", 11), "HTTP/1.1")
+    status_line = f"{version} {response.status_code} {response.reason or ''}".rstrip()
+    items = raw.headers.iteritems() if hasattr(raw, "headers") else response.headers.items()
+    return status_line, tuple(items)
 
 
 def _parse_robots(parser: RobotFileParser, raw: _Raw) -> RobotFileParser:

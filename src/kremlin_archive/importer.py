@@ -1,4 +1,5 @@
-"""Import: archive saved event pages without network (a browser's "save page", a wget mirror).
+"""Import: archive saved event pages without network (a browser's "save page", a wget mirror)
+and WARC / ARC files (their records are read in ``warc.py``).
 
 Each file is one capture of source ``import``, taken at the time given or at the file's
 modification time, and keyed by the canonical URL the page names (its site found in the
@@ -23,6 +24,7 @@ from .locks import hold_run_lock
 from .normalize import parse_event_page
 from .renormalize import save_capture
 from .timeutil import format_utc, utc_now
+from .warc import Problem, WarcImport, WarcImporter, is_warc_path
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +35,43 @@ IMPORT_SUFFIXES = (".html", ".htm")
 class ImportResult:
     imported: dict[str, int] = field(default_factory=dict)  # outcome -> files
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warc: WarcImport | None = None  # what the WARC / ARC files gave, when there were any
 
     def summary(self) -> str:
         done = ", ".join(f"{k} {self.imported.get(k, 0)}" for k in ("new", "changed", "unchanged"))
-        return f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
+        line = f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
+        if self.warc is not None:
+            line += f", other WARC records {self.warc.other_records}"
+        return line
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.warc.problems if self.warc else []
+
+    def add_warc(self, warc: WarcImport) -> None:
+        self.warc = warc
+        for outcome, n in warc.outcomes.items():
+            self.imported[outcome] = self.imported.get(outcome, 0) + n
+        self.skipped.extend(warc.skipped)
 
     def counts(self, files: int) -> dict[str, int]:
-        """The run's counts: files found, and what they became (skipped files are not
-        failures: a mirror holds listings and tabs beside the event pages)."""
+        """The run's counts: files found (a WARC record of an event page counts as one),
+        and what they became (skipped files are not failures: a mirror holds listings and
+        tabs beside the event pages; unreadable WARC records are)."""
         kept = {k: self.imported.get(k, 0) for k in ("new", "changed", "unchanged")}
-        return {"discovered": files, **kept, "failed": self.imported.get("error", 0)}
+        kept |= {"not_modified": self.imported.get("not-modified", 0)}
+        kept |= {"gone": self.imported.get("gone", 0)}
+        failed = self.imported.get("error", 0) + len(self.problems)
+        if self.warc is not None:
+            files += sum(self.warc.outcomes.values()) + len(self.warc.skipped)
+        return {"discovered": files, **kept, "failed": failed}
 
 
 def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
     """The HTML files named, and those below the folders named, in a stable order."""
     for path in paths:
         if path.is_dir():
-            found = (p for p in path.rglob("*") if p.suffix.lower() in IMPORT_SUFFIXES)
+            found = (p for p in path.rglob("*") if _importable(p))
             yield from sorted(p for p in found if p.is_file())
         else:
             yield path
@@ -73,14 +95,18 @@ def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None)
         Archive(config.database.path, busy_timeout=config.database.busy_timeout) as archive,
     ):
         run_id = archive.start_run("import", utc_now())
+        found = list(iter_saved_pages(paths))
+        warcs = [p for p in found if is_warc_path(p)]
         files = sorted(
-            ((p, captured_at or _mtime(p)) for p in iter_saved_pages(paths)),
+            ((p, captured_at or _mtime(p)) for p in found if not is_warc_path(p)),
             key=lambda pair: (pair[1], str(pair[0])),
         )
         archive.count_discovered(len(files))
         try:
             for path, stamp in files:
                 _import_file(config, archive, path, stamp, result)
+            if warcs:
+                result.add_warc(import_warcs(config, archive, warcs))
         except BaseException as exc:
             archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
             raise
@@ -128,6 +154,18 @@ def _import_file(
     outcome = save_capture(archive, capture)
     result.imported[outcome] = result.imported.get(outcome, 0) + 1
     logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
+
+
+def import_warcs(config: Config, archive: Archive, paths: list[Path]) -> WarcImport:
+    """Import WARC / ARC files in the order given (see ``warc.py``)."""
+    importer = WarcImporter(config, archive)
+    for path in paths:
+        importer.import_file(path)
+    return importer.result
+
+
+def _importable(path: Path) -> bool:
+    return path.suffix.lower() in IMPORT_SUFFIXES or is_warc_path(path)
 
 
 def _mtime(path: Path) -> str:
