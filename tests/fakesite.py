@@ -548,7 +548,7 @@ def render_event_page(page: FakePage, chrome: bool = False) -> str:
         f'{_head(page.title, links, meta)} <body class=" is-reading"> {header} '
         '<div class="read" role="complementary" aria-label="Material for reading" '
         f'data-href="{page.url}"> <div class="read__scroll" role="tabpanel"> '
-        f"{render_article(page)} </div> "
+        f"{render_article(page)} {_updated_line(page)} </div> "
         f'<div class="read__tabs" role="tablist"> <a href="{page.url}" '
         'class="tabs_article is-active" title="Text" role="tab"><i></i></a> '
         + (
@@ -558,6 +558,15 @@ def render_event_page(page: FakePage, chrome: bool = False) -> str:
             else ""
         )
         + f" </div> </div> {aside}{' ' if aside else ''}{footer} </body> </html>"
+    )
+
+
+def _updated_line(page: FakePage) -> str:
+    """The "Last updated at" line the site prints after the article (Moscow wall clock)."""
+    printed = f"{page.updated:%B} {page.updated.day}, {page.updated:%Y, %H:%M}"
+    return (
+        f'<div class="read__updated">Last updated at <time datetime="{page.updated:%Y-%m-%d}">'
+        f"{printed}</time> </div>"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -280,6 +281,17 @@ def test_history_json(crawled):
     assert [e["event"] for e in data["history"]] == ["version", "gone", "back"]
     assert data["history"][1]["http_status"] == 410
     assert len(data["history"][0]["text_sha256"]) == 64
+
+
+def test_history_shows_the_sites_own_update_time_of_each_version(crawled):
+    code, out = run(crawled, "history", str(crawled.edited), "--json")
+    stamps = [e["site_updated_at"] for e in json.loads(out)["history"]]
+    updated = crawled.site.pages[crawled.edited].updated  # Moscow wall clock, UTC+3
+    assert code == 0
+    assert len(set(stamps)) == 3  # each edit moved the page's "Last updated at"
+    assert stamps[-1] == (updated - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:00Z")
+    code, out = run(crawled, "history", str(crawled.edited))
+    assert f"site updated {stamps[-1]}" in out.splitlines()[-1]
 
 
 # --------------------------------------------------------------------------- diff

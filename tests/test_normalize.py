@@ -793,3 +793,32 @@ def test_cli_refuses_a_cut_page_with_the_reason(tmp_path: Path) -> None:
     result = runner.invoke(main, ["normalize", str(cut)])
     assert result.exit_code != 0
     assert "cut off before </article>" in result.output
+
+
+# --- the site's own "Last updated at" stamp (outside the article) -------------------------
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("name", "stamp"),
+    [
+        ("en-news-53016-meeting-nazarbayev-2016-10-04.html", "2016-10-06T13:49:00Z"),
+        ("en-news-28186-talks-nazarbayev-2003-02-18.html", "2015-03-20T14:59:00Z"),
+    ],
+)
+def test_the_last_updated_stamp_of_a_real_page_is_kept_in_utc(name, stamp):
+    transcript = parse_event_page(shared_page(name))
+    assert transcript.site_updated_at == stamp  # printed in Moscow time, UTC+3 since 2014
+    assert "site_updated_at" not in transcript.fields()  # a fact of the capture, no field
+
+
+def test_the_last_updated_stamp_follows_moscow_time_of_its_day():
+    page = (
+        '<article class="read__in" id="event-1"><div class="read__content">'
+        '<h1 class="entry-title">T</h1><div class="read__internal_content"><p>Text.</p>'
+        "</div></div></article>"
+        '<div class="read__updated">Последнее обновление <time datetime="2012-06-01">'
+        "1 июня 2012 года, 09:05</time></div>"
+    )
+    assert parse_event_page(page).site_updated_at == "2012-06-01T05:05:00Z"  # UTC+4 in 2012
+    assert parse_event_page(page.replace("read__updated", "x")).site_updated_at is None

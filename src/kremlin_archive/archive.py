@@ -731,7 +731,7 @@ class Archive:
             "source_url": capture.source_url,
             "fetched_url": capture.fetched_url,
             "http_headers": capture.http_headers,
-            "site_updated_at": capture.site_updated_at,
+            "site_updated_at": capture.site_updated_at or _site_updated(capture.transcript),
         }
         self._insert("captures", row)
 
@@ -1096,6 +1096,11 @@ WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR site = ?)
 ORDER BY at DESC, capture_id DESC, kind
 LIMIT ?
 """
+
+
+def _site_updated(transcript: Transcript | None) -> str | None:
+    """The page's own "Last updated at", which the normalizer read beside the article."""
+    return getattr(transcript, "site_updated_at", None)
 
 
 def _error_text(status: int | None) -> str:

@@ -71,6 +71,7 @@ class HistoryEntry:
     event: str  # "version", "gone" or "back"
     version: Version | None = None
     http_status: int | None = None  # of a gone / back capture
+    site_updated_at: str | None = None  # the page's own "Last updated at" when captured
 
     def to_dict(self) -> dict:
         data: dict = {"at": self.at, "event": self.event}
@@ -79,6 +80,7 @@ class HistoryEntry:
             data |= {"version": v.seq, "origin": v.origin, "changed_fields": v.changed_fields}
             data |= {"body_changes": v.body_changes, "text_sha256": v.text_sha256}
             data |= {"raw_sha256": v.raw_sha256, "normalizer_version": v.normalizer_version}
+            data["site_updated_at"] = self.site_updated_at
         else:
             data["http_status"] = self.http_status
         return data
@@ -243,11 +245,12 @@ def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
     """Versions, and the captures that saw the page go or come back, in the order they
     happened (captures of one second keep their order)."""
     captures = archive.captures(page.site, page.event_id)[::-1]  # oldest first
-    made_by = {c["version_id"]: c["id"] for c in captures if c["outcome"] in ("new", "changed")}
-    entries = [
-        (v.captured_at, made_by.get(v.id, _NO_CAPTURE), HistoryEntry(v.captured_at, "version", v))
-        for v in archive.versions(page.site, page.event_id)
-    ]
+    made_by = {c["version_id"]: c for c in captures if c["outcome"] in ("new", "changed")}
+    entries = []
+    for v in archive.versions(page.site, page.event_id):
+        capture = made_by.get(v.id, {})
+        entry = HistoryEntry(v.captured_at, "version", v, None, capture.get("site_updated_at"))
+        entries.append((v.captured_at, capture.get("id", _NO_CAPTURE), entry))
     entries += [
         (
             c["captured_at"],
@@ -277,7 +280,8 @@ def _history_line(entry: HistoryEntry) -> str:
     v = entry.version
     what = "first version" if v.seq == 1 else "changed " + (", ".join(v.changed_fields) or "-")
     origin = "first capture" if v.seq == 1 else ORIGIN_NAMES.get(v.origin, v.origin)
-    return f"v{v.seq:<4} {v.captured_at:<20}  {what:<30}  {origin:<16}  {v.text_sha256[:12]}"
+    line = f"v{v.seq:<4} {v.captured_at:<20}  {what:<30}  {origin:<16}  {v.text_sha256[:12]}"
+    return line + (f"  site updated {entry.site_updated_at}" if entry.site_updated_at else "")
 
 
 # --------------------------------------------------------------------------- diff

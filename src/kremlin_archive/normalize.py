@@ -18,12 +18,15 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .errors import NotAnEventPage
+from .timeutil import format_utc
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +129,15 @@ class Transcript:
     photo_count: int = 0
     turns: list[Turn] = field(default_factory=list)
     kind: str = "event"  # "event", or "announcement" (article.announce)
+    #: the page's own "Last updated at" (outside the article, ISO UTC): a fact of the
+    #: capture, not of the version, so it is not one of the fields
+    site_updated_at: str | None = field(default=None, compare=False)
 
     def fields(self) -> dict:
         """Everything but the text, JSON-ready (turns as [speaker, text] pairs)."""
         data = asdict(self)
         data.pop("text")
+        data.pop("site_updated_at")
         data["turns"] = [[t.speaker, t.text] for t in self.turns]
         return data
 
@@ -901,6 +908,7 @@ def parse_event_page(html: str | bytes, url: str | None = None) -> Transcript:
     tree = _parse(_article_document(html, url))
     article, content = _find_article(tree, url)
     transcript = _build(tree, article, content, url)
+    transcript = replace(transcript, site_updated_at=parse_site_updated(html))
     if logger.isEnabledFor(logging.DEBUG):  # counting lines costs more than the check
         logger.debug(
             "normalized event_id=%s lines=%d turns=%d",
@@ -958,3 +966,31 @@ def _build(
         turns=rendered.turns,
         kind="announcement" if "announce" in _classes(article) else "event",
     )
+
+
+_SITE_UPDATED = re.compile(
+    r"""<div[^>]*\bclass=["'][^"']*\bread__updated\b[^>]*>.{0,300}?"""
+    r"""<time[^>]*\bdatetime=["'](\d{4}-\d{2}-\d{2})["'][^>]*>([^<]{0,100})</time>""",
+    re.S | re.I,
+)
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+_SITE_ZONE = ZoneInfo("Europe/Moscow")  # the site prints Moscow wall-clock times
+
+
+def parse_site_updated(html: str) -> str | None:
+    """The page's "Last updated at" stamp (``div.read__updated``, outside the article) as
+    ISO-8601 UTC, or None: the day comes from the ``datetime`` attribute, the time of day
+    from the text (``March 20, 2015, 17:59``; Moscow time, as the site prints it), so the
+    same rule reads the Russian site's words too."""
+    found = _SITE_UPDATED.search(html)
+    if found is None:
+        return None
+    day, printed = found.groups()
+    clock = _CLOCK.search(printed)
+    try:
+        local = datetime.fromisoformat(day)
+    except ValueError:
+        return None
+    if clock:
+        local = local.replace(hour=int(clock.group(1)), minute=int(clock.group(2)))
+    return format_utc(local.replace(tzinfo=_SITE_ZONE))
