@@ -51,6 +51,8 @@ POLICY = [
     ("born-in-the-future-is-young", page(NOW + timedelta(days=1), ago(hours=3)), True),
     ("old-edited-1h-ago-is-young", page(ago(days=900), ago(hours=3), edited=ago(hours=1)), True),
     ("old-edited-60d-ago-is-old", page(ago(days=900), ago(days=3), edited=ago(days=60)), False),
+    ("old-edited-5d-ago-is-old-again", page(ago(days=900), ago(days=2), edited=ago(days=5)), False),
+    ("gone-after-an-edit", page(ago(days=900), ago(hours=3), 1, True, edited=ago(hours=4)), False),
 ]  # fmt: skip
 
 

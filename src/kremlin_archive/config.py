@@ -79,7 +79,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "poll_jitter": Setting(120.0, "random seconds added to each poll"),
         "recheck_interval": Setting(3600.0, "seconds between two recheck jobs"),
         "recheck_per_day": Setting(
-            3000, "request budget a day for each site: rechecks plus extra feed pages"
+            4000, "request budget a day for each site: rechecks plus extra feed pages"
         ),
         "recheck_batch": Setting(
             0, "most pages one recheck job re-fetches (0: its share of recheck_per_day)"

@@ -3,8 +3,8 @@
 Edits come mostly in a page's first days, so each page has its own recheck interval by
 age: young pages (``recheck_young_days``) every ``recheck_young_every`` hours, recent ones
 daily, older and gone ones every ``recheck_old_every`` hours. A page's age counts from the
-event's date, or from its last site edit when that is later: a page that just changed is
-young again, since edits come in bursts.
+event's date; a page the site edited is young again for ``recheck_young_days`` after the
+edit, since edits come in bursts, and then goes back to the rate of its age.
 
 A job takes the due pages with the shortest interval first (young, then recent, then old
 and gone pages: the edits are in the young ones), and within each class by **urgency**,
@@ -45,26 +45,53 @@ class RecheckCandidate:
     last_edit_at: datetime | None = None  # the capture time of the last site edit
 
 
+@dataclass(frozen=True)
+class _Rates:
+    """The schedule's age classes as timedeltas, worked out once per job."""
+
+    young_days: timedelta
+    recent_days: timedelta
+    young_every: timedelta
+    recent_every: timedelta
+    old_every: timedelta
+
+    @classmethod
+    def of(cls, schedule: ScheduleConfig) -> _Rates:
+        return cls(
+            timedelta(days=schedule.recheck_young_days),
+            timedelta(days=schedule.recheck_recent_days),
+            timedelta(hours=schedule.recheck_young_every),
+            timedelta(hours=schedule.recheck_recent_every),
+            timedelta(hours=schedule.recheck_old_every),
+        )
+
+    def every(self, age: timedelta | None, gone: bool) -> timedelta:
+        if age is None or gone:
+            return self.old_every
+        if age < self.young_days:
+            return self.young_every
+        return self.recent_every if age < self.recent_days else self.old_every
+
+    def interval_of(self, page: RecheckCandidate, now: datetime) -> timedelta:
+        edited = page.last_edit_at
+        if edited is not None and not page.gone and now - edited < self.young_days:
+            return self.young_every  # just edited: more edits may follow
+        return self.every(page_age(page, now), page.gone)
+
+
 def recheck_every(age: timedelta | None, schedule: ScheduleConfig, gone: bool = False) -> timedelta:
     """How often a page of this age is re-fetched. A page of unknown age, and a gone page
     (it may come back), go at the slowest rate."""
-    hours = schedule.recheck_old_every
-    if age is not None and not gone:
-        if age < timedelta(days=schedule.recheck_young_days):
-            hours = schedule.recheck_young_every
-        elif age < timedelta(days=schedule.recheck_recent_days):
-            hours = schedule.recheck_recent_every
-    return timedelta(hours=hours)
+    return _Rates.of(schedule).every(age, gone)
 
 
 def page_age(page: RecheckCandidate, now: datetime) -> timedelta | None:
-    """Time since the event, or since its last site edit when that is later."""
-    anchors = [moment for moment in (page.born_at, page.last_edit_at) if moment is not None]
-    return max(now - max(anchors), timedelta(0)) if anchors else None
+    """Time since the event (None when its date is unknown)."""
+    return max(now - page.born_at, timedelta(0)) if page.born_at is not None else None
 
 
 def interval_of(page: RecheckCandidate, now: datetime, schedule: ScheduleConfig) -> timedelta:
-    return recheck_every(page_age(page, now), schedule, page.gone)
+    return _Rates.of(schedule).interval_of(page, now)
 
 
 def urgency(page: RecheckCandidate, now: datetime, schedule: ScheduleConfig) -> float:
@@ -93,12 +120,14 @@ def recheck_due(
 ) -> list[RecheckCandidate]:
     """The pages due at ``now``, the shortest interval first and the most urgent within it,
     at most ``quota`` of them (all due pages when ``quota`` is None)."""
+    rates = _Rates.of(schedule)
     ranked = []
     for page in pages:
-        interval = interval_of(page, now, schedule)
+        interval = rates.interval_of(page, now)
+        if page.last_checked_at is not None and now - page.last_checked_at < interval:
+            continue  # not due: most pages, so this is the quick way out
         score = _urgency(page, now, interval)
-        if score >= 1.0:
-            ranked.append((interval, -score, page.site, page.event_id, page))
+        ranked.append((interval, -score, page.site, page.event_id, page))
     if quota is None:
         return [item[-1] for item in sorted(ranked, key=_rank)]
     return [item[-1] for item in heapq.nsmallest(max(0, quota), ranked, key=_rank)]
@@ -160,11 +189,12 @@ def budget_report(
 ) -> BudgetReport:
     """Rechecks a day the policy needs for these pages, against the budget: where the budget
     falls short, the old pages (the slowest class) are the ones that wait longer."""
-    old = timedelta(hours=schedule.recheck_old_every)
+    rates = _Rates.of(schedule)
+    old = rates.old_every
     pages_n, needed, old_n = 0, 0.0, 0
     for page in pages:
         pages_n += 1
-        interval = interval_of(page, now, schedule)
+        interval = rates.interval_of(page, now)
         needed += DAY / interval
         old_n += interval >= old
     faster = needed - old_n * (DAY / old)
