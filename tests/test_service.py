@@ -262,6 +262,23 @@ def test_recheck_jobs_spend_the_daily_budget_and_no_more(config, fake_site):
     assert [r["trigger"] for r in runs(config.database.path)] == ["poll"] + ["recheck"] * 6
 
 
+def test_a_poll_fetches_a_page_whose_feed_stamp_moved_on_a_later_feed_page(config, fake_site):
+    config = site_config(config, fake_site)
+    run_crawl(config, CrawlOptions(trigger="poll"))
+    on_page_2 = fake_site.news()[25].event_id  # 20 entries a feed page
+    fake_site.edit_page(on_page_2)
+    fake_site.clear_requests()
+    one_page = replace(config, schedule=replace(config.schedule, feed_scan_pages=1))
+    assert Service(one_page).run_poll().changed == 0  # the walk stopped at page 1
+    assert fake_site.requests_to(f"/events/president/news/{on_page_2}") == []
+    result = Service(
+        replace(config, schedule=replace(config.schedule, feed_scan_pages=2))
+    ).run_poll()
+    assert result.changed == 1
+    assert len(fake_site.requests_to(f"/events/president/news/{on_page_2}")) == 1
+    assert len(fake_site.requests_to("/events/president/news/feed*")) == 1 + 2
+
+
 def test_status_counts_pages_runs_and_outcomes(config, fake_site):
     config = site_config(config, fake_site)
     run_crawl(config, CrawlOptions(trigger="poll"))

@@ -80,6 +80,7 @@ class CrawlOptions:
     discover: bool = True  # False: fetch only ids / urls (and rechecks)
     recheck: tuple[tuple[str, int], ...] = ()  # (site, event id) pages to re-fetch
     trigger: str = "manual"
+    scan_pages: int = 1  # feed pages an incremental walk reads at least, for <updated>
 
 
 @dataclass
@@ -285,7 +286,7 @@ class Crawler:
             result.walk_pages += 1
             new = self._take_fresh(site, page, options)
             walk = _advanced(moved, page)
-            if _walk_done(walk, page, new, resume_day):
+            if _walk_done(walk, page, new, resume_day, options.scan_pages):
                 return self._end_walk(walk)
 
     def _pause_reason(
@@ -638,10 +639,13 @@ def _advanced(walk: WalkState, page: _WalkPage) -> WalkState:
     return replace(walk, next_url=next_url, number=page.number + 1, oldest_day=oldest)
 
 
-def _walk_done(walk: WalkState, page: _WalkPage, new: int, resume_day: str | None) -> bool:
+def _walk_done(
+    walk: WalkState, page: _WalkPage, new: int, resume_day: str | None, scan_pages: int = 1
+) -> bool:
     """Whether ``page`` ends the walk: the last page, the walk's last page number, a page
     reaching back past --since, or (incremental) a page with nothing new once the walk
-    has reached back past ``resume_day``."""
+    has reached back past ``resume_day`` and read the first ``scan_pages`` feed pages (the
+    service's feed scan: their <updated> stamps tell of edits at no extra request a page)."""
     days = [d.isoformat() for d in page.days.values()]
     if page.next_url is None:
         return True
@@ -650,6 +654,8 @@ def _walk_done(walk: WalkState, page: _WalkPage, new: int, resume_day: str | Non
     if walk.kind == "since":
         return any(day < (walk.since or "") for day in days)
     if walk.kind != "incremental" or new:
+        return False
+    if walk.source == "feed" and page.number < scan_pages:
         return False
     return resume_day is None or any(day < resume_day for day in days)
 

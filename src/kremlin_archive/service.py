@@ -140,7 +140,8 @@ class Service:
     # the jobs
 
     def run_poll(self) -> CrawlResult | None:
-        return self._run_job("poll", CrawlOptions(trigger="poll"))
+        scan = self.config.schedule.feed_scan_pages
+        return self._run_job("poll", CrawlOptions(trigger="poll", scan_pages=scan))
 
     def run_recheck(self) -> CrawlResult | None:
         if self.stop.is_set():
