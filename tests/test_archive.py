@@ -81,7 +81,8 @@ def test_a_capture_keeps_where_its_bytes_came_from(archive, page):
     archive.save_capture(plain)
     newest, oldest = archive.captures(SITE, page.event_id)
     assert {name: oldest[name] for name in provenance} == provenance
-    assert all(newest[name] is None for name in provenance)
+    assert all(newest[name] is None for name in ("source_url", "fetched_url", "http_headers"))
+    assert newest["site_updated_at"] == plain.transcript.site_updated_at is not None  # read
 
 
 def test_whitespace_only_change_is_unchanged_but_keeps_the_new_body(archive, page):

@@ -1098,7 +1098,7 @@ LIMIT ?
 """
 
 
-def _site_updated(transcript: Transcript | None) -> str | None:
+def _site_updated(transcript: object | None) -> str | None:
     """The page's own "Last updated at", which the normalizer read beside the article."""
     return getattr(transcript, "site_updated_at", None)
 
