@@ -20,6 +20,7 @@ from archive_writer import plan
 from fakesite import generate_page, render_event_page
 from kremlin_archive.archive import Archive, Capture, migrations
 from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotAnEventPage, NotArchived
+from kremlin_archive.lookup import iter_records, list_pages, search_versions
 from kremlin_archive.normalize import NORMALIZER_VERSION, Transcript, Turn, parse_event_page
 from kremlin_archive.renormalize import Normalizer, derive_chain, renormalize, save_capture
 
@@ -512,3 +513,30 @@ def test_crawl_killed_at_a_random_point_resumes_with_the_missing_pages(fake_site
     check_consistent(db)
     assert archived_ids(db) == set(fake_site.ids)
     assert requested_ids(fake_site) == set(fake_site.ids) - before
+
+
+READS = {
+    "search": lambda archive: list(search_versions(archive, "word")),
+    "list": lambda archive: list(list_pages(archive)),
+    "export-records": lambda archive: list(iter_records(archive, all_versions=True)),
+    "export-state": lambda archive: archive.content_state(),
+    "status": lambda archive: archive.last_run_failures(),
+}
+
+
+@pytest.mark.parametrize("read", READS.values(), ids=READS.keys())
+def test_a_locked_database_is_busy_for_every_reader_not_a_bad_query(tmp_path, read):
+    path = tmp_path / "kremlin.db"
+    Archive(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")  # even readers wait for this one
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    try:
+        with pytest.raises(DatabaseBusy, match="stayed locked by another process"):
+            read(Archive.over(reader, path))
+    finally:
+        reader.close()
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -9,7 +9,14 @@ import pytest
 
 from fakeclock import FakeClock
 from kremlin_archive.errors import ArchiveError, RunLockHeld
-from kremlin_archive.locks import RUN_LOCK_BUSY, hold_lock, hold_service_lock, lock_path
+from kremlin_archive.locks import (
+    RUN_LOCK_BUSY,
+    hold_lock,
+    hold_service_lock,
+    lock_path,
+    read_state,
+    write_state,
+)
 
 
 def test_second_service_on_a_database_is_refused_naming_the_first(tmp_path):
@@ -54,3 +61,13 @@ def test_a_lock_whose_folder_cannot_be_made_is_a_clear_error(tmp_path):
     lock = hold_lock(lock_path(blocker / "a.db"), 0.0, RUN_LOCK_BUSY)
     with pytest.raises(ArchiveError, match="cannot create .*check the database path"), lock:
         pass
+
+
+def test_state_of_a_dead_service_is_ignored(tmp_path):
+    path = tmp_path / "a.db.service.json"
+    write_state(path, {"pid": os.getpid(), "next_run_at": {"poll": "2024-05-01T12:00:00Z"}})
+    assert read_state(path)["next_run_at"]["poll"] == "2024-05-01T12:00:00Z"
+    write_state(path, {"pid": 2**22 + 12345, "next_run_at": {}})  # above Linux's pid_max
+    assert read_state(path) is None
+    path.write_text("{half", encoding="utf-8")
+    assert read_state(path) is None

@@ -17,17 +17,9 @@ import pytest
 from kremlin_archive.archive import Archive
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.crawl import CrawlOptions, CrawlResult, run_crawl
-from kremlin_archive.errors import DatabaseBusy, HostUnreachable, NotArchived, RunLockHeld
-from kremlin_archive.service import (
-    Service,
-    build_triggers,
-    gather_status,
-    job_options,
-    read_state,
-    render_status,
-    state_path,
-    write_state,
-)
+from kremlin_archive.errors import DatabaseBusy, HostUnreachable, RunLockHeld
+from kremlin_archive.locks import read_state, state_path
+from kremlin_archive.service import Service, build_triggers, job_options
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -165,19 +157,6 @@ def test_a_signal_before_the_scheduler_is_up_ends_serve_without_a_job(config):
     assert not state_path(config.database.path).exists()
 
 
-# the state file -------------------------------------------------------------------------
-
-
-def test_state_of_a_dead_service_is_ignored(tmp_path):
-    path = tmp_path / "a.db.service.json"
-    write_state(path, {"pid": os.getpid(), "next_run_at": {"poll": "2024-05-01T12:00:00Z"}})
-    assert read_state(path)["next_run_at"]["poll"] == "2024-05-01T12:00:00Z"
-    write_state(path, {"pid": 2**22 + 12345, "next_run_at": {}})  # above Linux's pid_max
-    assert read_state(path) is None
-    path.write_text("{half", encoding="utf-8")
-    assert read_state(path) is None
-
-
 # with the real archive and the fake site --------------------------------------------------
 
 
@@ -206,7 +185,7 @@ def test_a_recheck_that_cannot_read_the_archive_is_recorded(config, monkeypatch,
         raise DatabaseBusy("the archive stayed locked")
 
     Archive(config.database.path).close()
-    monkeypatch.setattr("kremlin_archive.service.load_recheck_candidates", unreadable)
+    monkeypatch.setattr(Archive, "recheck_candidates", unreadable)
     crawl = FakeCrawl()
     assert Service(config, crawl=crawl).run_recheck() is None
     assert crawl.calls == []
@@ -277,45 +256,6 @@ def test_a_poll_fetches_a_page_whose_feed_stamp_moved_on_a_later_feed_page(confi
     assert result.changed == 1
     assert len(fake_site.requests_to(f"/events/president/news/{on_page_2}")) == 1
     assert len(fake_site.requests_to("/events/president/news/feed*")) == 1 + 2
-
-
-def test_status_counts_pages_runs_and_outcomes(config, fake_site):
-    config = site_config(config, fake_site)
-    run_crawl(config, CrawlOptions(trigger="poll"))
-    Service(config, crawl=FakeCrawl(RunLockHeld("held (pid=1)"))).run_poll()
-    with Archive(config.database.path) as archive:
-        archive.start_run("manual", stamp(datetime.now(UTC)))  # left unfinished...
-    with sqlite3.connect(config.database.path) as conn:
-        conn.execute("update runs set pid = ? where trigger = 'manual'", [2**22 + 12345])
-    status = gather_status(config)
-    assert (status["pages"], status["versions"], status["gone"]) == (30, 30, 0)
-    assert status["runs"] == {"poll": {"ok": 1, "error": 1}, "manual": {"interrupted": 1}}
-    assert status["last_runs"]["poll"]["outcome"] == "error"
-    assert status["last_runs"]["poll"]["error"] == "RunLockHeld: held (pid=1)"
-    assert status["service"] == {"running": False}
-    text = render_status(status)
-    assert "pages     30 (gone 0), versions 30" in text
-    assert "runs      manual: 1 interrupted; poll: 1 error, 1 ok" in text
-    assert "service   not running" in text
-
-
-def test_status_names_the_failed_pages_of_the_last_run(config, fake_site):
-    config = site_config(config, fake_site)
-    broken = fake_site.ids[3]
-    fake_site.set_fault("status", path=f"/events/president/news/{broken}", status=500)
-    run_crawl(config, CrawlOptions(trigger="poll"))
-    failures = gather_status(config)["last_run_failures"]
-    assert (failures["trigger"], failures["failed"]) == ("poll", 1)
-    assert [p["url"] for p in failures["pages"]] == [
-        f"http://en.kremlin.ru/events/president/news/{broken}"
-    ]
-    assert "failures of the last run (poll #1): 1" in render_status(gather_status(config))
-
-
-def test_status_of_a_missing_archive_is_an_error(config):
-    with pytest.raises(NotArchived, match="no archive at"):
-        gather_status(config)
-    assert not config.database.path.exists()
 
 
 # end to end: `serve` as a subprocess against the fake site ---------------------------------

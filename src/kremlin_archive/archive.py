@@ -196,6 +196,8 @@ def _migration_012(db: Database) -> None:
 
 
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
+_RUN_OUTCOME = """CASE WHEN finished_at IS NULL THEN 'unfinished' WHEN error IS NOT NULL
+    THEN 'error' WHEN failed > 0 THEN 'partial' ELSE 'ok' END"""
 #: How SQLite words the errors of an FTS5 query it cannot read (not of the database).
 _FTS_QUERY_ERRORS = (
     "fts5: syntax error",
@@ -1026,6 +1028,112 @@ class Archive:
             raise NotArchived(f"no raw page {sha256} in {self.path}")
         return zlib.decompress(found[0]["body"])
 
+    # -- reading for the read commands: list, export, status
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: everything read inside sees the archive as it was at its
+        first read, whatever another process writes meanwhile (an export is never half
+        old, half new)."""
+        with self._errors():
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
+
+    def _iter(self, sql: str, params: tuple | dict = ()) -> Iterator[sqlite3.Row]:
+        """Rows streamed from a cursor, under the error translation."""
+        with self._errors():
+            yield from self.conn.execute(sql, params)
+
+    def content_state(self) -> dict:
+        """What identifies the archive's content: counts, last capture, schema version."""
+        row = self._all(
+            "SELECT (SELECT count(*) FROM pages) AS pages,"
+            " (SELECT count(*) FROM versions) AS versions,"
+            " (SELECT count(*) FROM captures) AS captures,"
+            " (SELECT max(captured_at) FROM captures) AS last_captured_at"
+        )[0]
+        with self._errors():
+            applied = [m.name for m in migrations.applied(self.db)]
+        return dict(row) | {"schema_version": len(applied), "schema_migrations": applied}
+
+    def iter_current_pages(self, since_day: str | None = None) -> Iterator[sqlite3.Row]:
+        """Each page with a version, newest event first: site, event_id, url, date, title,
+        versions, status, first_seen_at, last_changed_at. ``since_day``: events of that
+        ISO day or later."""
+        sql = """
+            SELECT c.site, c.event_id, c.url, c.date, c.title, c.version AS versions, c.status,
+                   p.first_seen_at, p.last_changed_at
+            FROM current_transcripts c JOIN pages p USING (site, event_id)
+            WHERE ? IS NULL OR c.date >= ?
+            ORDER BY c.date DESC, c.event_id DESC, c.site"""
+        return self._iter(sql, (since_day, since_day))
+
+    def iter_version_rows(
+        self, all_versions: bool = False, since_day: str | None = None
+    ) -> Iterator[sqlite3.Row]:
+        """Every page's current version (or every version), by site, event id and number:
+        the page's ``page_site``, ``page_event_id``, ``page_url`` and the version's columns.
+        ``since_day``: events of that ISO day or later."""
+        where, params = _versions_where(all_versions, since_day)
+        sql = (
+            "SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*"
+            f" FROM versions v JOIN pages p ON p.id = v.page_id {where}"
+            " ORDER BY p.site, p.event_id, v.seq"
+        )
+        return self._iter(sql, params)
+
+    def count_version_rows(self, all_versions: bool = False, since_day: str | None = None) -> int:
+        """How many rows :meth:`iter_version_rows` yields."""
+        where, params = _versions_where(all_versions, since_day)
+        return self._all(f"SELECT count(*) FROM versions v {where}", params)[0][0]
+
+    def last_run_id(self) -> int:
+        """The newest run's id, 0 when there is none."""
+        return self._all("SELECT coalesce(max(id), 0) FROM runs")[0][0]
+
+    def page_counts(self) -> dict[str, int]:
+        """Pages, pages never archived (no version), versions, gone pages."""
+        row = self._all(
+            "SELECT (SELECT count(*) FROM pages) AS pages,"
+            " (SELECT count(*) FROM pages WHERE NOT EXISTS"
+            "  (SELECT 1 FROM versions WHERE page_id = pages.id)) AS never_archived,"
+            " (SELECT count(*) FROM versions) AS versions,"
+            " (SELECT count(*) FROM pages WHERE status = 'gone') AS gone"
+        )[0]
+        return dict(row)
+
+    def run_outcomes(self) -> list[tuple[str, str, int | None, int]]:
+        """(trigger, outcome, pid, runs) by trigger, outcome and pid; the outcome is
+        "ok", "partial" (pages failed), "error" or "unfinished" (no end recorded)."""
+        sql = f"SELECT trigger, {_RUN_OUTCOME}, pid, count(*) FROM runs GROUP BY 1, 2, 3"
+        return [tuple(row) for row in self._all(sql)]
+
+    def last_runs(self) -> list[dict]:
+        """The last run of each trigger, oldest first: its columns and its ``outcome``."""
+        sql = (
+            f"SELECT *, {_RUN_OUTCOME} AS outcome FROM runs"
+            " WHERE id IN (SELECT max(id) FROM runs GROUP BY trigger) ORDER BY id"
+        )
+        return [dict(row) for row in self._all(sql)]
+
+    def last_run_failures(self, limit: int = 20) -> dict | None:
+        """The newest run (run, trigger, failed, error) and up to ``limit`` of the pages
+        that failed in it (url, error); None when there is no run."""
+        runs = self._all("SELECT id, trigger, failed, error FROM runs ORDER BY id DESC LIMIT 1")
+        if not runs:
+            return None
+        run = runs[0]
+        sql = (
+            "SELECT p.url, c.error FROM captures c JOIN pages p ON p.id = c.page_id"
+            " WHERE c.run_id = ? AND c.outcome = 'error' ORDER BY c.id LIMIT ?"
+        )
+        pages = [dict(row) for row in self._all(sql, (run["id"], limit))]
+        head = {"run": run["id"], "trigger": run["trigger"], "failed": run["failed"] or 0}
+        return head | {"error": run["error"], "pages": pages}
+
     def search(
         self, match: str, all_versions: bool = False, limit: int | None = None
     ) -> Iterator[sqlite3.Row]:
@@ -1101,6 +1209,11 @@ LIMIT ?
 def _site_updated(transcript: object | None) -> str | None:
     """The page's own "Last updated at", which the normalizer read beside the article."""
     return getattr(transcript, "site_updated_at", None)
+
+
+def _versions_where(all_versions: bool, since_day: str | None) -> tuple[str, tuple]:
+    where = "WHERE (? IS NULL OR json_extract(v.fields, '$.date') >= ?)"
+    return where + ("" if all_versions else f" AND {_CURRENT_VERSION}"), (since_day, since_day)
 
 
 def _error_text(status: int | None) -> str:

@@ -436,7 +436,7 @@ def status(config_path: Path | None, db_path: Path | None, log_level: str | None
       kremlin-archive status
       kremlin-archive status --json --db archive/kremlin.db
     """
-    from .service import gather_status, render_status
+    from .status import gather_status, render_status
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     info = gather_status(config)

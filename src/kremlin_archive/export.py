@@ -30,7 +30,7 @@ from typing import Any
 from . import __version__
 from .archive import Archive
 from .errors import ExportError
-from .lookup import DEFAULT_SITE, Record, archive_state, iter_records
+from .lookup import DEFAULT_SITE, Record, iter_records
 from .lookup import count_records as count_lookup
 from .warc import warcinfo_fields, write_warc
 
@@ -112,16 +112,13 @@ def export_archive(
         raise ExportError(f"unknown export format {options.format!r} (known: {FORMATS})")
     earlier = _earlier_export(options.out)
     _make_dir(options.out)
-    archive.conn.execute("BEGIN")  # one snapshot: a crawl writing meanwhile is not half seen
-    try:
-        state = archive_state(archive)
+    with archive.snapshot():  # a crawl writing meanwhile is not half seen
+        state = archive.content_state()
         if options.format == "warc":
             files = write_warc_export(archive, options, state, progress)
         else:
             rows = _counted(iter_records(archive, options.all_versions, options.since), progress)
             files = WRITERS[options.format](rows, options)
-    finally:
-        archive.conn.execute("COMMIT")
     manifest = build_manifest(options, state, files)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     _write_atomic(options.out / MANIFEST, text.encode("utf-8"))

@@ -1,7 +1,10 @@
-"""Locks between processes on one database: the run lock and the service lock.
+"""What processes on one database tell each other: the run lock, the service lock, and
+the running service's state file.
 
     <db>.lock           one crawl, import or recheck at a time (``hold_run_lock``)
     <db>.service.lock   one service per database (``hold_service_lock``)
+    <db>.service.json   the running service's pid and next run times (``write_state``,
+                        read by ``status``; a file left by a dead service is ignored)
 
 Each is an exclusive ``flock`` on its file, so the kernel releases it when its holder
 dies: a lock left by a killed process is simply taken over; the file's text only names
@@ -13,11 +16,13 @@ both injectable, so tests run the waiting path without waiting. Bottom tier: imp
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import ArchiveError, RunLockHeld
 from .timeutil import utc_now
@@ -99,3 +104,37 @@ def _acquire(
                 holder = path.read_text(errors="replace").strip() or "unknown holder"
                 raise RunLockHeld(busy.format(holder=holder, path=path)) from None
             sleep(min(POLL_SECONDS, left))
+
+
+# the service's state file ------------------------------------------------------------------
+
+
+def state_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".service.json")
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Replace the state file in one step, so a reader never sees half of it."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The running service's state, or None when no live service wrote it."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

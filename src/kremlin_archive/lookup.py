@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .archive import Archive, PageState, Version, migrations
+from .archive import Archive, PageState, Version
 from .discover import MAX_EVENT_ID, event_number, parse_event_url
 from .errors import ArchiveError, BadSearchQuery, NotArchived
 from .timeutil import format_utc, parse_utc, stamp_key
@@ -135,18 +135,6 @@ def open_archive(
         raise ArchiveError(f"no archive at {path}: run `kremlin-archive crawl` first")
     with Archive(path, busy_timeout=busy_timeout, read_only=read_only) as archive:
         yield archive
-
-
-def archive_state(archive: Archive) -> dict:
-    """What identifies the archive's content: counts, last capture, schema version."""
-    row = archive.conn.execute(
-        "SELECT (SELECT count(*) FROM pages) AS pages,"
-        " (SELECT count(*) FROM versions) AS versions,"
-        " (SELECT count(*) FROM captures) AS captures,"
-        " (SELECT max(captured_at) FROM captures) AS last_captured_at"
-    ).fetchone()
-    applied = [m.name for m in migrations.applied(archive.db)]
-    return dict(row) | {"schema_version": len(applied), "schema_migrations": applied}
 
 
 # --------------------------------------------------------------------------- pages
@@ -360,9 +348,6 @@ def word_segments(old: str, new: str) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- search and list
 
-_RECORD_SQL = "SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*"
-_CURRENT = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
-
 
 def _record(row: sqlite3.Row) -> Record:
     data = dict(row)
@@ -422,15 +407,7 @@ def render_hit(hit: Hit) -> str:
 def list_pages(archive: Archive, since: date | None = None) -> Iterator[Listed]:
     """Archived events with a version, newest event first; ``since``: events of that day
     or later."""
-    sql = """
-        SELECT c.site, c.event_id, c.url, c.date, c.title, c.version AS versions, c.status,
-               p.first_seen_at, p.last_changed_at
-        FROM current_transcripts c JOIN pages p USING (site, event_id)
-        WHERE ? IS NULL OR c.date >= ?
-        ORDER BY c.date DESC, c.event_id DESC, c.site
-    """
-    day = since.isoformat() if since else None
-    for row in archive.conn.execute(sql, (day, day)):
+    for row in archive.iter_current_pages(since.isoformat() if since else None):
         yield Listed(**dict(row))
 
 
@@ -441,27 +418,15 @@ def render_listed(item: Listed) -> str:
     return f"{where}{item.event_id}  {day:<10}  {versions:<10}  {item.status:<4}  {item.title}"
 
 
-def _export_where(all_versions: bool, since: date | None) -> tuple[str, tuple]:
-    day = since.isoformat() if since else None
-    where = "WHERE (? IS NULL OR json_extract(v.fields, '$.date') >= ?)"
-    return where + ("" if all_versions else f" AND {_CURRENT}"), (day, day)
-
-
 def iter_records(
     archive: Archive, all_versions: bool = False, since: date | None = None
 ) -> Iterator[Record]:
     """Every page's current version (or every version), by site, event id and number,
     streamed from a cursor. ``since``: events of that day or later."""
-    where, params = _export_where(all_versions, since)
-    sql = (
-        f"{_RECORD_SQL} FROM versions v JOIN pages p ON p.id = v.page_id {where}"
-        " ORDER BY p.site, p.event_id, v.seq"
-    )
-    for row in archive.conn.execute(sql, params):
+    for row in archive.iter_version_rows(all_versions, since.isoformat() if since else None):
         yield _record(row)
 
 
 def count_records(archive: Archive, all_versions: bool = False, since: date | None = None) -> int:
     """How many records :func:`iter_records` yields."""
-    where, params = _export_where(all_versions, since)
-    return archive.conn.execute(f"SELECT count(*) FROM versions v {where}", params).fetchone()[0]
+    return archive.count_version_rows(all_versions, since.isoformat() if since else None)

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .config import ScheduleConfig
+from .timeutil import parse_utc
 
 DAY = timedelta(days=1)
 
@@ -77,6 +78,24 @@ class _Rates:
         if edited is not None and not page.gone and now - edited < self.young_days:
             return self.young_every  # just edited: more edits may follow
         return self.every(page_age(page, now), page.gone)
+
+
+def candidates_of(rows: Iterable[Mapping]) -> list[RecheckCandidate]:
+    """The candidates of the archive's recheck rows (``Archive.recheck_candidates``):
+    every page with its age (the event's date, else when it was first seen), its last
+    fetch attempt (a page that keeps failing waits its turn like the others) and its last
+    site edit."""
+    return [
+        RecheckCandidate(
+            row["site"],
+            int(row["event_id"]),
+            parse_utc(row["born_at"]),
+            parse_utc(row["last_checked_at"]),
+            bool(row["gone"]),
+            parse_utc(row["last_edit_at"]),
+        )
+        for row in rows
+    ]
 
 
 def recheck_every(age: timedelta | None, schedule: ScheduleConfig, gone: bool = False) -> timedelta:

@@ -18,19 +18,18 @@ Atom feed at ``notify.atom_path`` and queues one message to ``notify.urls`` (``n
 sends it from its own thread, so a dead receiver holds nothing up).
 
 While it runs, the service keeps ``<db>.service.json`` (pid and next run times) for
-``status``, and holds ``<db>.service.lock`` so that only one service serves a database.
+``status``, and holds ``<db>.service.lock`` so that only one service serves a database
+(both in ``locks``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,15 +46,15 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .archive import RUN_COUNTS, Archive
+from .archive import Archive
 from .changes import Change, list_changes, render_atom
 from .config import Config, ScheduleConfig
 from .crawl import CrawlOptions, CrawlResult, run_crawl
-from .errors import KremlinArchiveError, NotArchived
-from .locks import hold_service_lock
+from .errors import KremlinArchiveError
+from .locks import hold_service_lock, state_path, write_state
 from .notify import Notifier, check_urls, render_message, write_feed
-from .recheck import RecheckCandidate, budget_report, job_quota, recheck_due, render_budget
-from .timeutil import format_utc, parse_utc, utc_clock
+from .recheck import RecheckCandidate, candidates_of, job_quota, recheck_due
+from .timeutil import format_utc, utc_clock
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +169,7 @@ class Service:
         now = self.now()
         due: list[RecheckCandidate] = []
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-            pages = load_recheck_candidates(archive)
+            pages = candidates_of(archive.recheck_candidates())
             for site in sorted({page.site for page in pages}):
                 spent = archive.count_recheck_requests(site, format_utc(now - DAY))
                 quota = job_quota(self.config.schedule, spent)
@@ -357,7 +356,7 @@ def last_run_id(config: Config) -> int | None:
         return 0
     try:
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-            return archive.conn.execute("select coalesce(max(id), 0) from runs").fetchone()[0]
+            return archive.last_run_id()
     except Exception as exc:
         logger.warning("runs unreadable db=%s error=%r", db.path, exc)
         return None
@@ -380,7 +379,7 @@ def record_failed_run(
     error = f"{type(exc).__name__}: {exc}"
     try:
         with Archive(db.path, busy_timeout=db.busy_timeout) as archive:
-            if after is not None and run_recorded_after(archive, trigger, after, os.getpid()):
+            if after is not None and archive.runs_after(after, trigger, os.getpid()):
                 return
             run_id = archive.start_run(trigger, started_at)
             archive.finish_run(run_id, format_utc(now()), {}, error)
@@ -388,215 +387,5 @@ def record_failed_run(
         logger.error("run not recorded job=%s error=%r", trigger, record_exc)
 
 
-def run_recorded_after(archive: Archive, trigger: str, run_id: int, pid: int) -> bool:
-    sql = "select count(*) from runs where trigger = ? and pid = ? and id > ?"
-    return bool(archive.conn.execute(sql, [trigger, pid, run_id]).fetchone()[0])
-
-
-def load_recheck_candidates(archive: Archive) -> list[RecheckCandidate]:
-    """Every archived page with its age (the event's date, else when it was first seen),
-    its last fetch attempt (a page that keeps failing waits its turn like the others) and
-    its last site edit."""
-    return [
-        RecheckCandidate(
-            row["site"],
-            int(row["event_id"]),
-            parse_utc(row["born_at"]),
-            parse_utc(row["last_checked_at"]),
-            bool(row["gone"]),
-            parse_utc(row["last_edit_at"]),
-        )
-        for row in archive.recheck_candidates()
-    ]
-
-
 def _stamp_or_none(moment: datetime | None) -> str | None:
     return format_utc(moment) if moment else None
-
-
-# status ----------------------------------------------------------------------------------
-
-OUTCOME_SQL = """case when finished_at is null then 'unfinished' when error is not null
-    then 'error' when failed > 0 then 'partial' else 'ok' end"""
-
-
-def gather_status(config: Config) -> dict[str, Any]:
-    """What ``status`` shows: the archive's size, its runs, and the service if one runs."""
-    db = config.database
-    if not db.path.exists():
-        raise NotArchived(f"no archive at {db.path} (run crawl or serve first)")
-    with Archive(db.path, busy_timeout=db.busy_timeout, read_only=True) as archive:
-        conn = archive.conn
-        status: dict[str, Any] = {"database": str(db.path)}
-        status["database_bytes"] = database_bytes(db.path)
-        status |= count_pages(conn)
-        status["runs"] = count_runs(conn)
-        status["last_runs"] = last_runs(conn)
-        status["last_run_failures"] = last_run_failures(conn)
-        status["budget"] = recheck_budgets(load_recheck_candidates(archive), config)
-    state = read_state(state_path(db.path))
-    status["service"] = {"running": True} | state if state else {"running": False}
-    return status
-
-
-def recheck_budgets(pages: list[RecheckCandidate], config: Config) -> dict[str, dict]:
-    """For each site with pages: does the request budget cover the recheck policy?"""
-    now = utc_clock()
-    budgets = {}
-    for site in sorted({page.site for page in pages}):
-        report = budget_report((p for p in pages if p.site == site), now, config.schedule)
-        budgets[site] = asdict(report) | {
-            "covered": report.covered,
-            "summary": render_budget(site, report),
-        }
-    return budgets
-
-
-def database_bytes(db_path: Path) -> int:
-    files = (db_path, db_path.with_name(db_path.name + "-wal"))
-    return sum(f.stat().st_size for f in files if f.exists())
-
-
-def count_pages(conn: Any) -> dict[str, int]:
-    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-    return {
-        "pages": one("select count(*) from pages"),
-        "never_archived": one(
-            "select count(*) from pages where not exists"
-            " (select 1 from versions where page_id = pages.id)"
-        ),
-        "versions": one("select count(*) from versions"),
-        "gone": one("select count(*) from pages where status = 'gone'"),
-    }
-
-
-def count_runs(conn: Any) -> dict[str, dict[str, int]]:
-    """Runs by trigger and outcome (ok, partial, error, running, interrupted)."""
-    counts: dict[str, dict[str, int]] = {}
-    sql = f"select trigger, {OUTCOME_SQL}, pid, count(*) from runs group by 1, 2, 3"
-    for trigger, outcome, pid, n in conn.execute(sql):
-        outcome = _unfinished(pid) if outcome == "unfinished" else outcome
-        by_outcome = counts.setdefault(trigger, {})
-        by_outcome[outcome] = by_outcome.get(outcome, 0) + n
-    return counts
-
-
-def last_runs(conn: Any) -> dict[str, dict[str, Any]]:
-    """The last run of each trigger, with its outcome."""
-    sql = (
-        f"select *, {OUTCOME_SQL} as outcome from runs"
-        " where id in (select max(id) from runs group by trigger) order by id"
-    )
-    cursor = conn.execute(sql)
-    names = [d[0] for d in cursor.description]
-    runs = [dict(zip(names, row, strict=True)) for row in cursor]
-    for run in runs:
-        if run["outcome"] == "unfinished":
-            run["outcome"] = _unfinished(run.get("pid"))
-    return {run["trigger"]: run for run in runs}
-
-
-def last_run_failures(conn: Any, limit: int = 20) -> dict[str, Any] | None:
-    """The pages that failed in the newest run, and that run's own error."""
-    run = conn.execute("select id, trigger, failed, error from runs order by id desc limit 1")
-    row = run.fetchone()
-    if row is None:
-        return None
-    sql = (
-        "select p.url, c.error from captures c join pages p on p.id = c.page_id"
-        " where c.run_id = ? and c.outcome = 'error' order by c.id limit ?"
-    )
-    pages = [{"url": url, "error": error} for url, error in conn.execute(sql, [row[0], limit])]
-    return {"run": row[0], "trigger": row[1], "failed": row[2] or 0, "error": row[3]} | {
-        "pages": pages
-    }
-
-
-def _unfinished(pid: int | None) -> str:
-    """A run without an end is running while its process lives, else it was interrupted."""
-    return "running" if pid and pid_alive(int(pid)) else "interrupted"
-
-
-def render_status(status: dict[str, Any]) -> str:
-    """The status as lines of text, for people."""
-    lines = [
-        f"database  {status['database']} ({status['database_bytes'] / 1e6:.1f} MB)",
-        f"pages     {status['pages'] - status['never_archived']} (gone {status['gone']}), "
-        f"versions {status['versions']}" + _render_never_archived(status["never_archived"]),
-    ]
-    runs = "; ".join(
-        f"{trigger}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(by.items()))
-        for trigger, by in sorted(status["runs"].items())
-    )
-    lines.append(f"runs      {runs or 'none yet'}")
-    lines.extend(_render_run(run) for run in status["last_runs"].values())
-    lines.extend(_render_failures(status["last_run_failures"]))
-    lines.extend(f"budget    {b['summary']}" for b in status.get("budget", {}).values())
-    lines.append(_render_service(status["service"]))
-    return "\n".join(lines)
-
-
-def _render_never_archived(count: int) -> str:
-    """Pages known but with no version (a first fetch that failed: 404, an error) are not
-    in ``list``; they are counted apart so that the two commands agree."""
-    if not count:
-        return ""
-    return f"; {count} more never archived (their first fetch failed; not in list)"
-
-
-def _render_run(run: dict[str, Any]) -> str:
-    n = {k: run.get(k) or 0 for k in RUN_COUNTS}
-    n["unchanged"] += n.pop("not_modified")
-    counts = ", ".join(f"{k} {v}" for k, v in n.items())
-    line = f"last {run['trigger']:<8} {run['started_at']} {run['outcome']}: {counts}"
-    return line + (f"\n  error: {run['error']}" if run.get("error") else "")
-
-
-def _render_failures(failures: dict[str, Any] | None) -> list[str]:
-    if not failures or not (failures["failed"] or failures["pages"]):
-        return []
-    head = (
-        f"failures of the last run ({failures['trigger']} #{failures['run']}): {failures['failed']}"
-    )
-    return [head] + [f"  {page['url']}: {page['error']}" for page in failures["pages"]]
-
-
-def _render_service(state: dict[str, Any] | None) -> str:
-    if not state["running"]:
-        return "service   not running"
-    nexts = ", ".join(f"next {job} {at or '-'}" for job, at in state["next_run_at"].items())
-    return f"service   running pid={state['pid']} since {state['started_at']}; {nexts}"
-
-
-# the state file --------------------------------------------------------------------------
-
-
-def state_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".service.json")
-
-
-def write_state(path: Path, state: dict[str, Any]) -> None:
-    """Replace the state file in one step, so a reader never sees half of it."""
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
-def read_state(path: Path) -> dict[str, Any] | None:
-    """The running service's state, or None when no live service wrote it."""
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        pid = int(state["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return state if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
