@@ -17,6 +17,7 @@ from fakeclock import FakeClock
 from fakesite import CANONICAL, SHARED_HTML, FakeSite
 from hostilesite import HostileSite, wait_until
 from kremlin_archive.config import load_config, with_base_url
+from kremlin_archive.decoding import decode_html
 from kremlin_archive.errors import (
     FetchError,
     FetchInterrupted,
@@ -29,7 +30,7 @@ from kremlin_archive.errors import (
     RobotsDisallowed,
     TruncatedResponse,
 )
-from kremlin_archive.fetch import Fetcher, Response, decode_body, looks_blocked
+from kremlin_archive.fetch import Fetcher, Response, looks_blocked
 
 CANONICAL_PAGE = SHARED_HTML / "en-news-53016-meeting-nazarbayev-2016-10-04.html"
 FAST = {"delay": 1.0, "jitter": 0.0, "backoff": 2.0, "max_backoff": 60.0, "retries": 3}
@@ -287,7 +288,7 @@ def test_real_and_fake_event_pages_do_not_look_blocked(fake_site):
 
 
 def response_of(body: bytes, content_type: str = "text/html; charset=utf-8") -> Response:
-    text = decode_body(body, content_type)
+    text = decode_html(body, content_type)
     headers = {"content-type": content_type}
     return Response("http://x/", 200, body, text, None, None, "", headers)
 

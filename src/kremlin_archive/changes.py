@@ -21,6 +21,7 @@ from datetime import date, datetime
 from xml.etree import ElementTree as ET
 
 from .archive import Archive
+from .config import DEFAULT_SITE_HOST
 from .timeutil import format_utc
 
 KIND_NAMES = {
@@ -29,7 +30,6 @@ KIND_NAMES = {
     "removal": "removal",
     "return": "return",
 }
-DEFAULT_SITE = "en.kremlin.ru"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "kremlin-archive:changes"))
 
@@ -152,7 +152,7 @@ def parse_since(text: str) -> str:
 
 def render_change(change: Change) -> str:
     """One line of ``changes``: when, page, versions, kind, what changed, title."""
-    where = "" if change.site == DEFAULT_SITE else f"{change.site} "
+    where = "" if change.site == DEFAULT_SITE_HOST else f"{change.site} "
     kind = KIND_NAMES.get(change.kind, change.kind)
     page = f"{where}{change.event_id}"
     return (

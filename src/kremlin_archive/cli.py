@@ -22,7 +22,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .config import Config, load_config, render_defaults, with_base_url
+from .config import DEFAULT_SITE, Config, load_config, render_defaults, with_base_url
 from .errors import ConfigError, KremlinArchiveError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -459,7 +459,7 @@ def _page(archive: Any, config: Config, ref: str, site: str | None) -> Any:
     names = {s.name: s for s in config.sites}
     if site is not None and site not in names:
         raise ConfigError(f"--site must be one of {', '.join(names)}, got {site!r}")
-    default = names.get(site or "en") or config.sites[0]
+    default = names.get(site or DEFAULT_SITE) or config.sites[0]
     return resolve(archive, ref, default.host, {s.host: s.url for s in config.sites})
 
 

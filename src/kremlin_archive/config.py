@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .urls import site_host, url_host
 
 DEFAULT_CONFIG_PATH = Path("config/kremlin.toml")
 CONTACT_URL = "https://github.com/kremlin-archive/kremlin-archive"
@@ -116,6 +117,17 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The site an event id names when no site is given (``--site``'s default).
+DEFAULT_SITE = "en"
+#: Each site's canonical host in the defaults table, and the default one: the archive
+#: keys pages by these, and names pages off the default site with their host.
+SITE_URLS = {name: spec["url"].default for name, spec in SETTINGS["sites"].items()}
+SITE_URLS_BY_LANGUAGE = {
+    spec["language"].default: spec["url"].default for spec in SETTINGS["sites"].values()
+}
+DEFAULT_SITE_HOST = url_host(SITE_URLS[DEFAULT_SITE])
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     name: str
@@ -128,7 +140,8 @@ class SiteConfig:
 
     @property
     def host(self) -> str:
-        return self.url.split("://", 1)[-1].split("/", 1)[0].lower()
+        """The canonical host: what the archive keys the site's pages by."""
+        return url_host(self.url)
 
     @property
     def fetch_url(self) -> str:
@@ -216,11 +229,9 @@ class Config:
         return tuple(s for s in self.sites if s.enabled)
 
     def site_for_host(self, host: str) -> SiteConfig | None:
-        host = host.lower()
-        for site in self.sites:
-            if site.host == host or site.host == f"www.{host}" or host == f"www.{site.host}":
-                return site
-        return None
+        """The site whose canonical host is ``host`` (with or without "www.")."""
+        wanted = site_host(f"http://{host}")
+        return next((s for s in self.sites if site_host(s.url) == wanted), None)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -21,8 +21,10 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
+from .decoding import decode_html
 from .errors import FeedError
 from .timeutil import to_utc
+from .urls import site_host
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -34,7 +36,6 @@ _MISC_PATH = re.compile(r"^/misc/(?P<id>\d+)(?:/(?:print|photos|videos))?/?$")
 _NOT_SECTIONS = frozenset(("page", "by-date", "calendar", "copy", "feed"))
 _DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _HTML_DOCTYPE = re.compile(rb"^\s*<!doctype\s+html", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 #: The largest id SQLite can store (a longer number in a link is no event of this site).
 MAX_EVENT_ID = 2**63 - 1
 #: Byte-order marks and the first bytes of "<?" in the encodings wider than one byte.
@@ -135,14 +136,8 @@ def _clean_path(path: str) -> str:
     return re.sub(r"/{2,}", "/", path) or "/"
 
 
-def _host(url: str) -> str:
-    netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
-    netloc = netloc.removesuffix(":80")
-    return netloc.removeprefix("www.")
-
-
 def _same_site(url: str, page_url: str, canonical_url: str) -> bool:
-    return _host(url) in (_host(page_url), _host(canonical_url))
+    return site_host(url) in (site_host(page_url), site_host(canonical_url))
 
 
 def _ref_for_link(href: str, page_url: str, canonical_url: str) -> EventRef | None:
@@ -282,14 +277,7 @@ def _listing_next(tree: LexborHTMLParser, page_url: str, canonical_url: str) -> 
 
 
 def _decode_html(body: str | bytes) -> str:
-    if isinstance(body, str):
-        return body
-    match = _META_CHARSET.search(body[:8192])
-    charset = match[1].decode("ascii") if match else "utf-8"
-    try:
-        return body.decode(charset, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
+    return body if isinstance(body, str) else decode_html(body)
 
 
 # --- walking ------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from typing import Any
 
 from . import __version__
 from .archive import Archive
+from .config import DEFAULT_SITE_HOST
 from .errors import ExportError
-from .lookup import DEFAULT_SITE, Record, iter_records
+from .lookup import Record, iter_records
 from .lookup import count_records as count_lookup
 from .warc import warcinfo_fields, write_warc
 
@@ -220,7 +221,7 @@ def txt_name(record: Record, all_versions: bool) -> str:
     """A safe file name: ``<id>.txt`` on en.kremlin.ru, ``<site>-<id>.txt`` elsewhere,
     ``-v<N>`` before ``.txt`` with all versions. Nothing from the data can add a path."""
     stem = str(int(record.event_id))
-    if record.site != DEFAULT_SITE:
+    if record.site != DEFAULT_SITE_HOST:
         stem = f"{_UNSAFE.sub('_', record.site).strip('._') or 'site'}-{stem}"
     if all_versions:
         stem += f"-v{int(record.version.seq)}"

@@ -26,7 +26,6 @@ otherwise read it again on every request (about 0.5 ms each). A CA bundle named 
 
 from __future__ import annotations
 
-import codecs
 import logging
 import os
 import random
@@ -50,6 +49,7 @@ from urllib3.exceptions import (
 )
 
 from .config import Config, FetchConfig
+from .decoding import decode_html
 from .errors import (
     FetchError,
     FetchInterrupted,
@@ -63,6 +63,7 @@ from .errors import (
     TruncatedResponse,
 )
 from .timeutil import utc_now
+from .urls import url_host
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,6 @@ CHALLENGE_MARKERS = (
 ROBOTS_PARSED_BYTES = 500 * 1024  # RFC 9309 2.5: parse at least the first 500 KiB
 CHALLENGE_MAX_BYTES = 20_000  # below this, a marker anywhere counts; above, only in <title>
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
 _HTTP_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2", 30: "HTTP/3"}
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
@@ -200,7 +199,7 @@ class Fetcher:
     # hosts, robots, redirects ------------------------------------------------------------
 
     def _check_allowed(self, url: str) -> None:
-        host = _netloc(url)
+        host = url_host(url)
         if host not in self.hosts:
             known = ", ".join(sorted(self.hosts))
             raise FetchError(f"{url}: host {host} is not a configured site ({known})", url)
@@ -212,10 +211,10 @@ class Fetcher:
             return
         robots = self._robots_for(url, strict=False)
         if not robots.can_fetch(self.settings.user_agent, url):
-            raise RobotsDisallowed(f"robots.txt of {_netloc(url)} disallows {url}", url)
+            raise RobotsDisallowed(f"robots.txt of {url_host(url)} disallows {url}", url)
 
     def _robots_for(self, url: str, *, strict: bool) -> RobotFileParser:
-        host = _netloc(url)
+        host = url_host(url)
         if host not in self._robots:
             self._robots[host] = self._fetch_robots(_origin(url) + "/robots.txt", strict)
         return self._robots[host]
@@ -261,7 +260,7 @@ class Fetcher:
                 f"{url} redirects to a {scheme or 'scheme-less'}: URL, not followed: {target}",
                 url,
             )
-        if _netloc(target) != _netloc(url):
+        if url_host(target) != url_host(url):
             raise ForeignRedirect(f"{url} redirects to another host: {target}", url)
         logger.info("redirected url=%s to=%s status=%s", url, target, raw.status)
         return target
@@ -272,7 +271,7 @@ class Fetcher:
         """One GET, retried on transient failures; the breaker sees every answer. ``keep``:
         read only the first ``keep`` bytes of the body, whatever its size. The last 5xx
         retried is left in ``_server_error`` (None when there was none)."""
-        host = _netloc(url)
+        host = url_host(url)
         attempt = 0
         self._server_error = None
         while True:
@@ -323,7 +322,7 @@ class Fetcher:
         raise HostBlocked(f"{host} blocked: {reason}", url)
 
     def _send(self, url: str, headers: dict[str, str], keep: int | None = None) -> _Raw:
-        host = _netloc(url)
+        host = url_host(url)
         self._wait_turn(host)
         self.requests_sent += 1
         deadline = time.monotonic() + self.settings.deadline  # real time, whatever the clock
@@ -424,7 +423,7 @@ class Fetcher:
         logger.info("fetched url=%s status=%s bytes=%d", url, raw.status, len(raw.body))
         if raw.status not in PAGE_STATUSES:
             raise HTTPStatusError(f"{url}: HTTP {raw.status}", url, raw.status)
-        text = "" if raw.status == 304 else decode_body(raw.body, raw.headers.get("content-type"))
+        text = "" if raw.status == 304 else decode_html(raw.body, raw.headers.get("content-type"))
         response = Response(
             url=url,
             status=raw.status,
@@ -441,9 +440,9 @@ class Fetcher:
         missing = _lacks(response, expect)
         marker = looks_blocked(response, anywhere=missing)
         if marker:
-            self._block(url, _netloc(url), f"challenge page ({marker!r}) instead of {url}")
+            self._block(url, url_host(url), f"challenge page ({marker!r}) instead of {url}")
         if expect and response.status == 200:
-            self._note_content(url, _netloc(url), missing, expect)
+            self._note_content(url, url_host(url), missing, expect)
         return response
 
     def _note_content(self, url: str, host: str, missing: bool, expect: str) -> None:
@@ -482,30 +481,6 @@ def _lacks(response: Response, expect: str | None) -> bool:
     return expect.lower() not in response.text.lower()
 
 
-def decode_body(body: bytes, content_type: str | None) -> str:
-    """Text of ``body`` by the charset of Content-Type, else of a <meta> or the XML
-    declaration, else UTF-8; undecodable bytes become U+FFFD."""
-    charset = _header_charset(content_type) or _sniffed_charset(body) or "utf-8"
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return body.decode(charset, errors="replace")
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", content_type, re.I)
-    return match[1] if match else None
-
-
-def _sniffed_charset(body: bytes) -> str | None:
-    head = body[:SNIFF_BYTES]
-    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
-    return match[1].decode("ascii") if match else None
-
-
 def _as_received(response: requests.Response) -> tuple[str, tuple[tuple[str, str], ...]]:
     """The status line and the headers of an answer as the server sent them, as far as
     urllib3 keeps them: names spelt as sent, in the order sent, except that a repeated
@@ -519,7 +494,7 @@ def _as_received(response: requests.Response) -> tuple[str, tuple[tuple[str, str
 
 def _parse_robots(parser: RobotFileParser, raw: _Raw) -> RobotFileParser:
     if raw.status == 200:
-        lines = decode_body(raw.body, raw.headers.get("content-type")).splitlines()
+        lines = decode_html(raw.body, raw.headers.get("content-type")).splitlines()
         if len(raw.body) >= ROBOTS_PARSED_BYTES and lines:
             lines.pop()  # the body was cut: its last line may be half of one
         parser.parse(lines)
@@ -599,19 +574,12 @@ def _short(exc: Exception) -> str:
     return type(exc).__name__ if not str(exc) else str(exc)[:200]
 
 
-def _netloc(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.lower().rsplit("@", 1)[-1]
-    default = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
-    return netloc.removesuffix(default) if default else netloc
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def _configured_hosts(config: Config) -> dict[str, str]:
-    """The host (as ``_netloc`` gives it) and origin of each site's URL and mirror URL."""
+    """The host (as ``url_host`` gives it) and origin of each site's URL and mirror URL."""
     urls = [u for s in config.sites for u in (s.url, s.mirror_url) if u]
-    return {_netloc(u): _origin(u) for u in urls}
+    return {url_host(u): _origin(u) for u in urls}

@@ -24,16 +24,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .archive import Archive, PageState, Version
+from .config import DEFAULT_SITE_HOST
 from .discover import MAX_EVENT_ID, event_number, parse_event_url
 from .errors import ArchiveError, BadSearchQuery, NotArchived
 from .timeutil import format_utc, parse_utc, stamp_key
+from .urls import site_host
 
 logger = logging.getLogger(__name__)
 
 #: How ``history`` names a version's origin; a first version is "first capture" (what the
 #: site said when first seen, not an edit).
 ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
-DEFAULT_SITE = "en.kremlin.ru"
 
 
 @dataclass(frozen=True)
@@ -140,15 +141,16 @@ def open_archive(
 # --------------------------------------------------------------------------- pages
 
 
-def resolve(archive: Archive, ref: str, site_host: str, hosts: dict[str, str]) -> PageState:
-    """The archived page named by ``ref``: an event id on ``site_host``, or a URL of the
+def resolve(archive: Archive, ref: str, default_host: str, hosts: dict[str, str]) -> PageState:
+    """The archived page named by ``ref``: an event id on ``default_host``, or a URL of the
     page on any host (``hosts`` maps the archive's canonical hosts to their base URLs; a URL
-    on another host, a replica or mirror, counts as ``site_host``). NotArchived when absent."""
-    host, event_id = parse_ref(ref, site_host, hosts)
+    on another host, a replica or mirror, counts as ``default_host``). NotArchived when
+    absent."""
+    host, event_id = parse_ref(ref, default_host, hosts)
     return archive.get_page(event_id, site=host)
 
 
-def parse_ref(ref: str, site_host: str, hosts: dict[str, str]) -> tuple[str, int]:
+def parse_ref(ref: str, default_host: str, hosts: dict[str, str]) -> tuple[str, int]:
     """``(canonical host, event id)`` of an id or a URL; NotArchived for anything else."""
     ref = ref.strip()
     if ref.isdigit():
@@ -157,11 +159,11 @@ def parse_ref(ref: str, site_host: str, hosts: dict[str, str]) -> tuple[str, int
             raise NotArchived(
                 f"not an event id: {ref} (ids are whole numbers from 1 to {MAX_EVENT_ID})"
             )
-        return site_host, event_id
-    split = urlsplit(ref if "://" in ref else f"http://{ref}")
-    host = (split.hostname or "").removeprefix("www.")
-    host = host if host in hosts else site_host
-    event = parse_event_url(split.path, hosts.get(host, f"http://{host}"))
+        return default_host, event_id
+    url = ref if "://" in ref else f"http://{ref}"
+    host = site_host(url)
+    host = host if host in hosts else default_host
+    event = parse_event_url(urlsplit(url).path, hosts.get(host, f"http://{host}"))
     if event is None:
         raise NotArchived(f"not an event id or event page URL: {ref}")
     return host, event.event_id
@@ -412,7 +414,7 @@ def list_pages(archive: Archive, since: date | None = None) -> Iterator[Listed]:
 
 
 def render_listed(item: Listed) -> str:
-    where = "" if item.site == DEFAULT_SITE else f"{item.site} "
+    where = "" if item.site == DEFAULT_SITE_HOST else f"{item.site} "
     versions = f"{item.versions} version" + ("s" if item.versions != 1 else "")
     day = item.date or "-"
     return f"{where}{item.event_id}  {day:<10}  {versions:<10}  {item.status:<4}  {item.title}"

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from .config import SITE_URLS_BY_LANGUAGE
+from .decoding import decode_html
 from .errors import NotAnEventPage
 from .timeutil import format_utc
 
@@ -94,14 +96,12 @@ _EVENT_ARTICLE_TAG = re.compile(
 _EVENT_ID = re.compile(r"^event-(\d+)$")
 _URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _CYCLE_CAPTION_TEMPLATE = "{{slideNum}} / {{slideCount}}"  # Cycle2's own default
 _CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _CSS_IMPORTANT = re.compile(r"!\s*important$")
 _CSS_SPACE = " \t\n\r\f"
 _INVISIBILITY = frozenset(("hidden", "collapse"))  # visibility values innerText skips
-_SITE_HOSTS = {"en": "http://en.kremlin.ru", "ru": "http://kremlin.ru"}
 _SNIFF_BYTES = 8192
 
 
@@ -674,34 +674,6 @@ def _attribute_text(value: str) -> str:
     return " ".join(_Renderer().render(body).lines) if body is not None else ""
 
 
-# --------------------------------------------------------------------------- decoding
-
-
-def decode_html(data: bytes) -> str:
-    """Decode a body by its BOM or declared charset (default UTF-8), never failing."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
-    encoding = _declared_charset(data[:_SNIFF_BYTES]) or "utf-8"
-    return data.decode(encoding, errors="replace")
-
-
-def _declared_charset(head: bytes) -> str | None:
-    """The charset a ``<meta>`` declares, if Python knows it (UTF-16 declarations lie)."""
-    match = _META_CHARSET.search(head)
-    if match is None:
-        return None
-    try:
-        name = codecs.lookup(match.group(1).decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
-        return None
-    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
-
-
 # --------------------------------------------------------------------------- refusals
 
 
@@ -894,7 +866,7 @@ def _on_site_host(candidate: str | None, language: str | None, event_id: int | N
         return ""
     if host == "kremlin.ru" or host.endswith(".kremlin.ru"):
         return f"{parts.scheme}://{host}{path}"
-    base = _SITE_HOSTS.get(language or "")
+    base = SITE_URLS_BY_LANGUAGE.get(language or "")
     return f"{base}{path}" if base else ""
 
 
