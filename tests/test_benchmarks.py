@@ -56,3 +56,12 @@ def test_chrome_makes_pages_real_sized_and_leaves_the_transcript_alone():
         plain, wrapped = render_event_page(page), render_event_page(page, chrome=True)
         assert 35_000 <= len(wrapped.encode()) <= 50_000
         assert parse_event_page(wrapped, page.url) == parse_event_page(plain, page.url)
+
+
+def test_the_warc_benchmark_runs_and_its_round_trip_holds(tmp_path):
+    script = RUN.with_name("warc.py")
+    command = [sys.executable, str(script), "--pages", "5", "--workdir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "| export --format warc | " in done.stdout
+    assert "| round trip: same versions, times and hashes | True |" in done.stdout
