@@ -171,6 +171,11 @@ def test_the_export_writes_each_capture_as_the_standard_says(crawled, tmp_path):
     assert response["headers"]["WARC-Block-Digest"].startswith("sha1:")
     assert response["http"].get_header("Content-Length") == str(len(response["content"]))
     assert b'<h1 class="entry-title' in response["content"] or b"<h1" in response["content"]
+    saved = next(r for r in found if "identical" in r["headers"].get("WARC-Profile", ""))
+    assert saved["http"].headers == [  # the saved file's capture kept no headers: a minimal block
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(saved_length(db))),
+    ]
     gone = [json.loads(r["content"]) for r in found if r["type"] == "metadata"]
     statuses = sorted(g["kremlin_archive_capture"]["http_status"] for g in gone)
     assert statuses == [404, 410]
@@ -180,6 +185,11 @@ def test_the_export_writes_each_capture_as_the_standard_says(crawled, tmp_path):
     assert entry["bytes"] == warc.stat().st_size
     with gzip.open(warc) as whole:  # gzip per record: a multi-member gzip file
         assert whole.read().count(b"WARC/1.0\r\n") == 12
+
+
+def saved_length(db: Path) -> int:
+    (row,) = query(db, "SELECT bytes FROM captures WHERE source = 'import'")
+    return row[0]
 
 
 def test_the_export_is_deterministic(crawled, tmp_path):
