@@ -19,6 +19,7 @@ import pytest
 from archive_writer import plan
 from fakesite import generate_page, render_event_page
 from kremlin_archive.archive import Archive, Capture, migrations
+from kremlin_archive.chronology import save_capture as save_in_time
 from kremlin_archive.errors import ArchiveError, DatabaseBusy, NotAnEventPage, NotArchived
 from kremlin_archive.lookup import iter_records, list_pages, search_versions
 from kremlin_archive.normalize import NORMALIZER_VERSION, Transcript, Turn, parse_event_page
@@ -540,3 +541,62 @@ def test_a_locked_database_is_busy_for_every_reader_not_a_bad_query(tmp_path, re
         reader.close()
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# --- history in capture-time order ---------------------------------------------------------
+
+
+def history(archive: Archive) -> list[tuple]:
+    """Every page's versions as a reader sees them: number, time, changed fields, text."""
+    return archive.conn.execute(
+        "SELECT p.event_id, v.seq, v.captured_at, v.changed_fields, v.body_changes,"
+        " v.text_sha256, v.fields_sha256 FROM versions v JOIN pages p ON p.id = v.page_id"
+        " ORDER BY p.event_id, v.seq"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("order", ["in time", "reversed", "shuffled"])
+def test_the_same_captures_in_any_order_give_the_same_history(tmp_path, order):
+    captures = list(plan(seed=5, pages=6, rounds=6))
+    with Archive(tmp_path / "timely.db") as timely:
+        for capture in captures:
+            save_in_time(timely, capture)
+        expected = history(timely)
+    arrival = captures[::-1] if order == "reversed" else list(captures)
+    if order == "shuffled":
+        random.Random(3).shuffle(arrival)
+    with Archive(tmp_path / "late.db") as late:
+        for capture in arrival:
+            save_in_time(late, capture)
+        assert history(late) == expected
+        assert len({row[0] for row in expected}) == 6 and len(expected) > 6  # real edits
+        if order != "in time":
+            retired = late.conn.execute("SELECT count(*) FROM retired_versions").fetchone()[0]
+            logged = late.conn.execute("SELECT sum(old_versions) FROM rederivations")
+            assert retired == logged.fetchone()[0] > 0  # every replaced row is kept
+
+
+def test_an_early_capture_between_two_versions_is_compared_with_its_predecessor(archive, page):
+    edited = replace(page, paragraphs=[*page.paragraphs, "Correction."])
+    retitled = replace(edited, title="A new title")
+    save_in_time(archive, capture_of(page, "2024-01-01T00:00:00Z"))
+    save_in_time(archive, capture_of(retitled, "2024-01-03T00:00:00Z"))
+    outcome = save_in_time(archive, capture_of(edited, "2024-01-02T00:00:00Z"))
+    versions = archive.versions(SITE, page.event_id)
+    assert outcome == "changed"
+    assert [(v.seq, v.captured_at, v.changed_fields) for v in versions] == [
+        (1, "2024-01-01T00:00:00Z", []),
+        (2, "2024-01-02T00:00:00Z", ["body"]),
+        (3, "2024-01-03T00:00:00Z", ["title"]),
+    ]
+    assert versions[1].body_changes["paragraphs"]["added"] == 1
+    assert archive.page_state(SITE, page.event_id).last_checked_at == "2024-01-03T00:00:00Z"
+    links = archive.conn.execute(
+        "SELECT c.captured_at, v.seq FROM captures c JOIN versions v ON v.id = c.version_id"
+        " ORDER BY c.captured_at"
+    ).fetchall()
+    assert [tuple(row) for row in links] == [
+        ("2024-01-01T00:00:00Z", 1),
+        ("2024-01-02T00:00:00Z", 2),
+        ("2024-01-03T00:00:00Z", 3),
+    ]

@@ -56,17 +56,28 @@ def test_saved_pages_become_versions_in_the_order_they_were_saved(site, tmp_path
     assert shown.stdout.endswith("Text version\n")
 
 
-def test_a_file_older_than_the_archive_is_skipped_with_the_reason(site, tmp_path):
+def test_a_file_older_than_the_archive_takes_its_place_in_the_history(site, tmp_path):
     page = site.news()[1]
-    body = site.render(page)
+    first = site.render(page)
+    edited = site.render(site.edit_page(page.event_id))
     db = tmp_path / "k.db"
-    newer = save(tmp_path, "new.html", body, datetime(2022, 1, 2))
+    newer = save(tmp_path, "new.html", edited, datetime(2022, 1, 2))
     assert kremlin("import", newer, "--db", db).returncode == 0
-    older = save(tmp_path, "old.html", body, datetime(2022, 1, 1))
+    older = save(tmp_path, "old.html", first, datetime(2022, 1, 1))
     again = kremlin("import", older, "--db", db)
-    assert "skipped 1" in again.stdout
-    assert f"skipped {older}: older than the archive's last capture" in again.stderr
-    assert rows(db, "SELECT count(*) FROM captures") == [(1,)]
+    assert again.returncode == 0, again.stderr
+    assert "skipped 0" in again.stdout
+    versions = "SELECT seq, captured_at, changed_fields FROM versions ORDER BY seq"
+    assert rows(db, versions) == [
+        (1, "2022-01-01T00:00:00Z", "[]"),
+        (2, "2022-01-02T00:00:00Z", '["body"]'),
+    ]
+    assert rows(db, "SELECT old_versions, new_versions FROM rederivations") == [(1, 2)]
+    assert rows(db, "SELECT seq, captured_at FROM retired_versions") == [
+        (1, "2022-01-02T00:00:00Z")
+    ]
+    shown = kremlin("show", str(page.event_id), "--version", "1", "--db", db)
+    assert "Correction 2." not in shown.stdout
 
 
 def test_captured_at_overrides_the_file_time(site, tmp_path):

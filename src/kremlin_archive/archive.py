@@ -39,7 +39,12 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
                changed_fields (JSON list), body_changes (JSON)
                └── versions_fts    FTS5 over title and text (content table, triggers)
 
-    raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at
+    raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at,
+                 sha1_base32 (the digest a Wayback CDX index gives the same body)
+    rederivations     id, page_id, run_id, rederived_at, capture_id, reason, old_versions,
+                      new_versions: a page's version chain worked out again
+    retired_versions  the versions rows a re-derivation replaced, with its id
+    wayback_cursors   query, resume_key, updated_at: where a CDX query of a backfill stopped
     runs         id, trigger, pid, started_at, finished_at, discovered, new, changed,
                  unchanged, not_modified, gone, failed, error
     frontier_entries   pages a walk found and no capture settled yet (site, event_id, url,
@@ -62,6 +67,14 @@ Saving the same capture twice (same page, time, source, status and body) is a no
 returns the outcome stored the first time, so an interrupted import or crawl can be
 replayed. Each capture is one transaction.
 
+History in capture-time order: a page's versions read in the order of their capture
+times, each compared with its chronological predecessor, whatever order the captures were
+saved in. A good capture older than its page's last one is saved by
+``save_past_capture`` (no version, no page state moved but the first and last change);
+``chronology`` then derives the page's chain again and ``settle_chain`` writes it in the
+same transaction where it differs: the rows it replaces go to ``retired_versions`` and the
+re-derivation is logged in ``rederivations``, so nothing stored is lost.
+
 Outcomes stay within OUTCOMES; a page coming back after being gone keeps its outcome
 (new / changed / unchanged / not-modified) and its capture carries
 ``status_change = "back"`` (``"gone"`` on the capture that saw it go).
@@ -69,6 +82,8 @@ Outcomes stay within OUTCOMES; a page coming back after being gone keeps its out
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
@@ -82,7 +97,7 @@ from urllib.parse import quote
 
 from sqlite_utils import Database, Migrations
 
-from .changeset import Change, Content, TranscriptLike, canonical_json, sha256_hex
+from .changeset import Change, Content, Link, TranscriptLike, canonical_json, sha256_hex
 from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotAnArchive, NotArchived
 from .timeutil import utc_now
 
@@ -193,6 +208,55 @@ def _migration_012(db: Database) -> None:
         attempts INTEGER NOT NULL, changes INTEGER NOT NULL, targets TEXT NOT NULL,
         error TEXT)"""
     )
+
+
+@migrations(name="010_wayback_and_chronology")
+def _migration_010(db: Database) -> None:
+    """A Wayback backfill and captures that arrive out of time order.
+
+    ``raw_pages.sha1_base32``: the SHA-1 of the body in base 32, the digest the Wayback CDX
+    gives, so that a capture whose body the archive holds is archived without fetching.
+    ``wayback_cursors``: where each CDX query stopped (its resume key), so a backfill cut
+    short continues there. ``rederivations`` and ``retired_versions``: when a capture lands
+    before a page's last one, the page's versions are worked out again in capture-time
+    order; the rows they replace are kept in ``retired_versions`` with the re-derivation."""
+    db.execute("ALTER TABLE raw_pages ADD COLUMN sha1_base32 TEXT")
+    rows = db.execute("SELECT sha256, body FROM raw_pages").fetchall()
+    for sha, body in rows:
+        digest = sha1_base32(zlib.decompress(body))
+        db.execute("UPDATE raw_pages SET sha1_base32 = ? WHERE sha256 = ?", (digest, sha))
+    for statement in _SCHEMA_010:
+        db.execute(statement)
+
+
+_SCHEMA_010 = (
+    """CREATE TABLE wayback_cursors (
+        query TEXT PRIMARY KEY, resume_key TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    """CREATE TABLE rederivations (
+        id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL REFERENCES pages(id),
+        run_id INTEGER REFERENCES runs(id), rederived_at TEXT NOT NULL,
+        capture_id INTEGER REFERENCES captures(id), reason TEXT NOT NULL,
+        old_versions INTEGER NOT NULL, new_versions INTEGER NOT NULL)""",
+    """CREATE TABLE retired_versions (
+        rederivation_id INTEGER NOT NULL REFERENCES rederivations(id),
+        id INTEGER NOT NULL, page_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+        origin TEXT NOT NULL, captured_at TEXT NOT NULL, created_at TEXT NOT NULL,
+        title TEXT NOT NULL, text TEXT NOT NULL, text_sha256 TEXT NOT NULL,
+        fields TEXT NOT NULL, fields_sha256 TEXT NOT NULL, normalizer_version INTEGER,
+        raw_sha256 TEXT, changed_fields TEXT NOT NULL, body_changes TEXT)""",
+    "CREATE INDEX rederivations_page ON rederivations (page_id)",
+)
+_GOOD_CAPTURE = "raw_sha256 IS NOT NULL AND outcome IN ('new', 'changed', 'unchanged')"
+_VERSION_COLUMNS = (
+    "id", "page_id", "seq", "origin", "captured_at", "created_at", "title", "text",
+    "text_sha256", "fields", "fields_sha256", "normalizer_version", "raw_sha256",
+    "changed_fields", "body_changes",
+)  # fmt: skip
+
+
+def sha1_base32(data: bytes) -> str:
+    """The digest a Wayback CDX index gives a body: its SHA-1 in base 32."""
+    return base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
@@ -373,6 +437,16 @@ class GoodCapture:
     captured_at: str
     source: str
     raw_sha256: str
+
+
+@dataclass(frozen=True)
+class PastCapture:
+    """A good capture saved in the past of its page, its outcome not yet settled
+    (``capture_id`` None: the same capture was saved before, with ``outcome``)."""
+
+    page_id: int
+    capture_id: int | None
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -618,9 +692,13 @@ class Archive:
         if raw_sha is not None:
             self._save_raw(raw_sha, capture.body, capture.captured_at)
         outcome, version_id, error = self._classify(page, capture, raw_sha)
-        change = _status_change(page["status"], outcome)
+        past = _before(capture.captured_at, page["last_checked_at"])
+        change = None if past else _status_change(page["status"], outcome)
         self._insert_capture(page["id"], capture, raw_sha, outcome, change, version_id, error)
-        self._update_page(page, capture, outcome, change)
+        if past:
+            self._update_past(page["id"], capture.captured_at)
+        else:
+            self._update_page(page, capture, outcome, change)
         self._count_in_run(OUTCOME_COUNTS[outcome])
         logger.debug("saved capture url=%s outcome=%s", capture.url, outcome)
         return outcome
@@ -644,9 +722,9 @@ class Archive:
         if exists:
             return
         self.conn.execute(
-            "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at)"
-            " VALUES (?, ?, 'zlib', ?, ?)",
-            (sha, len(body), zlib.compress(body, ZLIB_LEVEL), seen_at),
+            "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at,"
+            " sha1_base32) VALUES (?, ?, 'zlib', ?, ?, ?)",
+            (sha, len(body), zlib.compress(body, ZLIB_LEVEL), seen_at, sha1_base32(body)),
         )
 
     def _save_version(
@@ -717,7 +795,7 @@ class Archive:
         change: str | None,
         version_id: int | None,
         error: str | None,
-    ) -> None:
+    ) -> int:
         row = {
             "page_id": page_id,
             "run_id": self.run_id,
@@ -735,7 +813,7 @@ class Archive:
             "http_headers": capture.http_headers,
             "site_updated_at": capture.site_updated_at or _site_updated(capture.transcript),
         }
-        self._insert("captures", row)
+        return self._insert("captures", row)
 
     def _update_page(
         self, page: sqlite3.Row, capture: Capture, outcome: str, change: str | None
@@ -789,6 +867,194 @@ class Archive:
         """Record that the page's current version was checked with this normalizer."""
         with self.transaction():
             self._update("pages", page_id, {"normalizer_version": normalizer_version})
+
+    # -- captures of the past (driven by chronology, which derives the chain)
+
+    def arrives_early(self, capture: Capture) -> bool:
+        """A good 200 taken before its page's last good capture: its place in the page's
+        history is in the past, not at the end (one of the same second comes after)."""
+        if capture.error is not None or capture.status != 200 or capture.transcript is None:
+            return False
+        row = self.conn.execute(
+            "SELECT max(c.captured_at) AS last FROM captures c JOIN pages p"
+            f" ON p.id = c.page_id WHERE p.site = ? AND p.event_id = ? AND c.{_GOOD_CAPTURE}",
+            (capture.site, capture.event_id),
+        ).fetchone()
+        return row["last"] is not None and capture.captured_at < row["last"]
+
+    def save_past_capture(self, capture: Capture) -> PastCapture:
+        """Store a good capture of the past: raw page and capture row ("unchanged", no
+        version yet), no page state moved but the first and last change. The caller
+        settles its outcome with :meth:`settle_chain` in the same transaction. A capture
+        saved before comes back with its stored outcome and no id."""
+        raw_sha = sha256_hex(capture.body)
+        with self.transaction():
+            page = self._ensure_page(capture)
+            stored = self._stored_outcome(page["id"], capture, raw_sha)
+            if stored is not None:
+                return PastCapture(page["id"], None, stored)
+            self._save_raw(raw_sha, capture.body, capture.captured_at)
+            capture_id = self._insert_capture(
+                page["id"], capture, raw_sha, "unchanged", None, None, None
+            )
+            self._update_past(page["id"], capture.captured_at)
+            return PastCapture(page["id"], capture_id, "unchanged")
+
+    def settle_chain(
+        self,
+        past: PastCapture,
+        chain: list[Link[GoodCapture]] | None,
+        normalizer_version: int,
+        reason: str,
+    ) -> str:
+        """Make ``chain`` (the page's versions derived in capture-time order) the page's
+        version chain where it differs from the stored one, and settle the capture's
+        outcome: "new" or "changed" where it begins a version of a new chain, else
+        "unchanged". ``chain`` None (it could not be derived) keeps the stored versions."""
+        with self.transaction():
+            stored = self._page_versions(past.page_id)
+            outcome = "unchanged"
+            if chain and not _same_chain(stored, chain):
+                self._replace_chain(past, stored, chain, normalizer_version, reason)
+                starts = [link.key.id for link in chain]
+                if past.capture_id in starts:
+                    outcome = "new" if starts[0] == past.capture_id else "changed"
+            version_id = self._version_at(past.page_id, self._capture_time(past.capture_id))
+            self._update(
+                "captures", past.capture_id, {"outcome": outcome, "version_id": version_id}
+            )
+            self._update_past(past.page_id, None)
+            self._count_in_run(OUTCOME_COUNTS[outcome])
+            return outcome
+
+    def _page_versions(self, page_id: int) -> list[Version]:
+        rows = self._all("SELECT * FROM versions WHERE page_id = ? ORDER BY seq", (page_id,))
+        return [Version.from_row(row) for row in rows]
+
+    def _capture_time(self, capture_id: int) -> str:
+        row = self.conn.execute("SELECT captured_at FROM captures WHERE id = ?", (capture_id,))
+        return row.fetchone()["captured_at"]
+
+    def _replace_chain(
+        self,
+        past: PastCapture,
+        stored: list[Version],
+        chain: list[Link[GoodCapture]],
+        normalizer_version: int,
+        reason: str,
+    ) -> None:
+        """Swap the page's versions for ``chain``: the rows replaced go to retired_versions
+        under one rederivations row; the captures point at the new versions."""
+        page_id = past.page_id
+        rederivation_id = self._insert(
+            "rederivations",
+            {
+                "page_id": page_id, "run_id": self.run_id, "rederived_at": utc_now(),
+                "capture_id": past.capture_id, "reason": reason,
+                "old_versions": len(stored), "new_versions": len(chain),
+            },
+        )  # fmt: skip
+        columns = ", ".join(_VERSION_COLUMNS)
+        self.conn.execute(
+            f"INSERT INTO retired_versions (rederivation_id, {columns})"
+            f" SELECT ?, {columns} FROM versions WHERE page_id = ?",
+            (rederivation_id, page_id),
+        )
+        self.conn.execute("UPDATE captures SET version_id = NULL WHERE page_id = ?", (page_id,))
+        self.conn.execute("DELETE FROM versions WHERE page_id = ?", (page_id,))
+        current = None
+        for link in chain:
+            current = self.add_version(
+                page_id,
+                current,
+                link.content,
+                origin="site",
+                captured_at=link.key.captured_at,
+                raw_sha256=link.key.raw_sha256,
+                normalizer_version=normalizer_version,
+            )
+        self._relink_captures(page_id)
+        self._update("pages", page_id, {"normalizer_version": normalizer_version})
+        logger.info(
+            "re-derived page_id=%s versions=%d->%d reason=%s",
+            page_id, len(stored), len(chain), reason,
+        )  # fmt: skip
+
+    def _relink_captures(self, page_id: int) -> None:
+        """Every capture that saw a version (good 200s, 304s) points at the version in
+        force at its time."""
+        rows = self.conn.execute(
+            "SELECT id, captured_at FROM captures WHERE page_id = ?"
+            " AND outcome IN ('new', 'changed', 'unchanged', 'not-modified')",
+            (page_id,),
+        ).fetchall()
+        for row in rows:
+            version_id = self._version_at(page_id, row["captured_at"])
+            self._update("captures", row["id"], {"version_id": version_id})
+
+    def _version_at(self, page_id: int, captured_at: str) -> int | None:
+        """The version in force at a time: the last one taken then or before (else the
+        first one)."""
+        row = self.conn.execute(
+            "SELECT id FROM versions WHERE page_id = ?"
+            " ORDER BY captured_at > ?, CASE WHEN captured_at > ? THEN seq ELSE -seq END"
+            " LIMIT 1",
+            (page_id, captured_at, captured_at),
+        ).fetchone()
+        return row["id"] if row else None
+
+    def _update_past(self, page_id: int, captured_at: str | None) -> None:
+        """A capture of the past moves no page state but the first and last change."""
+        self.conn.execute(
+            "UPDATE pages SET first_seen_at = min(first_seen_at, coalesce(?, first_seen_at)),"
+            " last_changed_at = coalesce((SELECT max(captured_at) FROM versions"
+            " WHERE page_id = ?), last_changed_at) WHERE id = ?",
+            (captured_at, page_id, page_id),
+        )
+
+    # -- what a backfill asks before fetching
+
+    def has_body_capture(self, site: str, event_id: int, captured_at: str, source: str) -> bool:
+        """A capture of the page at that time from that source, with its body, is stored
+        (one whose fetch failed has no body, and is tried again)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM captures c JOIN pages p ON p.id = c.page_id"
+            " WHERE p.site = ? AND p.event_id = ? AND c.captured_at = ? AND c.source = ?"
+            " AND c.raw_sha256 IS NOT NULL LIMIT 1",
+            (site, event_id, captured_at, source),
+        ).fetchone()
+        return row is not None
+
+    def raw_with_digest(self, site: str, event_id: int, sha1_b32: str) -> str | None:
+        """The SHA-256 of a raw page of this page whose base-32 SHA-1 (the CDX digest) is
+        ``sha1_b32``, or None: the archive holds that body for the page already."""
+        row = self.conn.execute(
+            "SELECT r.sha256 FROM captures c JOIN pages p ON p.id = c.page_id"
+            " JOIN raw_pages r ON r.sha256 = c.raw_sha256"
+            " WHERE p.site = ? AND p.event_id = ? AND r.sha1_base32 = ? LIMIT 1",
+            (site, event_id, sha1_b32),
+        ).fetchone()
+        return row["sha256"] if row else None
+
+    def wayback_cursor(self, query: str) -> str | None:
+        """The resume key where a CDX query stopped, or None (start from the beginning)."""
+        row = self.conn.execute(
+            "SELECT resume_key FROM wayback_cursors WHERE query = ?", (query,)
+        ).fetchone()
+        return row["resume_key"] if row else None
+
+    def save_wayback_cursor(self, query: str, resume_key: str | None) -> None:
+        """Remember where a CDX query goes on; None: the query is done (forgotten)."""
+        with self.transaction():
+            if resume_key is None:
+                self.conn.execute("DELETE FROM wayback_cursors WHERE query = ?", (query,))
+                return
+            self.conn.execute(
+                "INSERT INTO wayback_cursors (query, resume_key, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (query) DO UPDATE SET resume_key = excluded.resume_key,"
+                " updated_at = excluded.updated_at",
+                (query, resume_key, utc_now()),
+            )
 
     # -- runs
 
@@ -1249,3 +1515,17 @@ def _page_state(row: sqlite3.Row) -> PageState:
         feed_updated=row["feed_updated"],
         feed_updated_utc=row["feed_updated_utc"],
     )
+
+
+def _same_chain(stored: list[Version], chain: list[Link[GoodCapture]]) -> bool:
+    """The stored versions are the chain already: same times and contents."""
+    if len(stored) != len(chain):
+        return False
+    return all(
+        v.origin == "site" and v.captured_at == link.key.captured_at and link.content.same_as(v)
+        for v, link in zip(stored, chain, strict=True)
+    )
+
+
+def _before(stamp: str, other: str | None) -> bool:
+    return other is not None and stamp < other

@@ -56,7 +56,7 @@ from .errors import (
 from .fetch import Fetcher, Response
 from .locks import hold_run_lock
 from .normalize import parse_event_page
-from .renormalize import save_capture
+from .chronology import save_capture
 from .timeutil import stamp_key, utc_now
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from .discover import event_number
 from .errors import ConfigError, PageError
 from .locks import hold_run_lock
 from .normalize import parse_event_page
-from .renormalize import save_capture
+from .chronology import save_capture
 from .timeutil import format_utc, utc_now
 from .warc import Problem, WarcImport, WarcImporter, is_warc_path
 
@@ -80,9 +80,9 @@ def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
 def run_import(config: Config, paths: tuple[Path, ...], captured_at: str | None) -> ImportResult:
     """Archive saved event pages (a browser's "save page", a wget mirror) without network,
     each as a capture of source "import" taken at ``captured_at`` or, by default, at the
-    file's modification time. Files that are no event page are skipped with the reason,
-    and so is a file older than the archive's last capture of its page (import the oldest
-    first: versions follow one another in time)."""
+    file's modification time. Files that are no event page are skipped with the reason.
+    A file older than the archive's last capture of its page takes its place in the page's
+    history (the archive re-derives the versions in capture-time order)."""
     result = ImportResult()
     now = utc_now()
     if captured_at is not None and captured_at > now:
@@ -140,11 +140,6 @@ def _import_file(
     site = config.site_for_host(parts.netloc)
     if site is None:
         result.skipped.append((str(path), f"a page of {parts.netloc}, not a configured site"))
-        return
-    state = archive.page_state(site.host, transcript.event_id)
-    if state and state.last_checked_at and state.last_checked_at > captured_at:
-        reason = f"older than the archive's last capture of the page ({state.last_checked_at})"
-        result.skipped.append((str(path), reason))
         return
     capture = Capture(
         site=site.host, event_id=transcript.event_id, url=site.url + parts.path,

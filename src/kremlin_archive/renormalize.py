@@ -23,7 +23,7 @@ logs it and saves the capture over the version as it stands.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
 
 from .archive import Archive, Capture, GoodCapture, Version
@@ -119,16 +119,35 @@ def _bring_up_to_date(archive: Archive, capture: Capture, normalizer: Normalizer
 
 
 def derive_chain(
-    archive: Archive, page_id: int, normalizer: Normalizer = INSTALLED
+    archive: Archive,
+    page_id: int,
+    normalizer: Normalizer = INSTALLED,
+    cache: MutableMapping[tuple[Normalizer, str], Content] | None = None,
 ) -> list[Link[GoodCapture]]:
     """The page's version chain as ``normalizer`` reads every good capture, oldest first:
     one link per capture whose content differs from its chronological predecessor's,
     with its change counted against that predecessor. The same captures give the same
-    chain whatever order they were archived in. Reads only; raises PageError."""
+    chain whatever order they were archived in. Reads only; raises PageError. ``cache``
+    keeps contents by (normalizer, raw page) for the next derivations."""
     current = archive.current_version(page_id)
     url = current.fields.get("url") if current else None
     good = archive.good_captures(page_id)
-    return link_chain((c, _content(archive, c, url, normalizer)) for c in good)
+    return link_chain((c, _cached_content(archive, c, url, normalizer, cache)) for c in good)
+
+
+def _cached_content(
+    archive: Archive,
+    capture: GoodCapture,
+    url: str | None,
+    normalizer: Normalizer,
+    cache: MutableMapping[tuple[Normalizer, str], Content] | None,
+) -> Content:
+    if cache is None:
+        return _content(archive, capture, url, normalizer)
+    key = (normalizer, capture.raw_sha256)
+    if key not in cache:
+        cache[key] = _content(archive, capture, url, normalizer)
+    return cache[key]
 
 
 def _content(
