@@ -114,6 +114,22 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "log": {
         "level": Setting("INFO", "DEBUG, INFO, WARNING or ERROR"),
     },
+    "wayback": {
+        "base_url": Setting(
+            "https://web.archive.org", "Wayback-compatible server: /cdx/search/cdx and /web/"
+        ),
+        "prefixes": Setting(
+            [
+                "/events/president/news/",
+                "/events/president/transcripts/",
+                "/events/president/trips/",
+            ],
+            "URL prefixes of each site searched in the CDX index",
+        ),
+        "cdx_per_second": Setting(0.4, "most CDX searches a second (80 % of the 30/min limit)"),
+        "memento_per_second": Setting(1.0, "most replays a second (the hard limit is 10)"),
+        "page_size": Setting(500, "CDX rows asked for per request (then the resume key)"),
+    },
 }
 
 
@@ -212,6 +228,15 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class WaybackConfig:
+    base_url: str
+    prefixes: tuple[str, ...]
+    cdx_per_second: float
+    memento_per_second: float
+    page_size: int
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig
     sites: tuple[SiteConfig, ...]
@@ -220,6 +245,7 @@ class Config:
     schedule: ScheduleConfig
     log: LogConfig
     notify: NotifyConfig
+    wayback: WaybackConfig
     source: str = field(default="defaults", compare=False)
     #: Where each key not left at its default was set: "section.key" -> a file or "command line".
     origins: dict[str, str] = field(default_factory=dict, compare=False)
@@ -363,6 +389,7 @@ def _build(values: dict[str, Any], source: str) -> Config:
         schedule=ScheduleConfig(**values["schedule"]),
         log=LogConfig(level=level),
         notify=_notify(values["notify"]),
+        wayback=_wayback(values["wayback"], source),
         source=source,
     )
 
@@ -374,8 +401,22 @@ def _notify(values: dict[str, Any]) -> NotifyConfig:
     )
 
 
+def _wayback(values: dict[str, Any], source: str) -> WaybackConfig:
+    if "://" not in values["base_url"]:
+        raise ConfigError(f"{source}: 'wayback.base_url' must be an http(s) URL")
+    if values["page_size"] < 1:
+        raise ConfigError(f"{source}: 'wayback.page_size' must be at least 1")
+    return WaybackConfig(
+        base_url=values["base_url"].rstrip("/"),
+        prefixes=tuple(values["prefixes"]),
+        cdx_per_second=values["cdx_per_second"],
+        memento_per_second=values["memento_per_second"],
+        page_size=values["page_size"],
+    )
+
+
 def _check_ranges(values: dict[str, Any], source: str) -> None:
-    for section in ("fetch", "schedule", "discover", "database", "notify"):
+    for section in ("fetch", "schedule", "discover", "database", "notify", "wayback"):
         for key, value in values[section].items():
             if not isinstance(value, int | float) or isinstance(value, bool):
                 continue
