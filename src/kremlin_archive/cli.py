@@ -329,6 +329,59 @@ def import_pages(
 
 @main.command()
 @config_options
+@click.option("--site", type=click.Choice(["en", "ru"]), help="Only this site's captures.")
+@click.option("--id", "ids", type=int, multiple=True, help="Only this event id (repeatable).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Captures from this day.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Captures to this day.")
+@click.option("--limit", type=click.IntRange(min=0), help="Fetch at most N captures.")
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between two requests.")
+@click.option("--base-url", help="A Wayback-compatible server (default: wayback.base_url).")
+@handle_errors
+def wayback(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    site: str | None,
+    ids: tuple[int, ...],
+    since: Any,
+    until: Any,
+    limit: int | None,
+    delay: float | None,
+    base_url: str | None,
+) -> None:
+    """Backfill from the Wayback Machine: every capture of the event pages it holds,
+    archived at its capture time. A run cut short resumes where it stopped.
+
+    \b
+    Example:
+      kremlin-archive wayback --site en --since 2019-01-01 --until 2019-12-31
+      kremlin-archive wayback --id 53016 --limit 50
+    """
+    from .backfill import BackfillOptions, run_backfill
+    from .crawl import stop_on_signals
+
+    config = make_config(config_path, db_path, log__level=log_level)
+    options = BackfillOptions(
+        site=site,
+        ids=ids,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        limit=limit,
+    )
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        result = run_backfill(config, options, base_url=base_url, delay=delay, stop=stop)
+    click.echo(result.summary())
+    for where, reason in result.refused:
+        click.echo(f"refused {where}: {reason}", err=True)
+    for reason in result.stopped:
+        click.echo(f"stopped {reason}", err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command()
+@config_options
 @handle_errors
 def renormalize(config_path: Path | None, db_path: Path | None, log_level: str | None) -> None:
     """Re-derive every current version from the stored raw pages with this normalizer.
