@@ -1056,50 +1056,6 @@ class Archive:
                 (query, resume_key, utc_now()),
             )
 
-    # -- what a backfill asks before fetching
-
-    def has_body_capture(self, site: str, event_id: int, captured_at: str, source: str) -> bool:
-        """A capture of the page at that time from that source, with its body, is stored
-        (one whose replay failed has no body and is tried again)."""
-        row = self.conn.execute(
-            "SELECT 1 FROM captures c JOIN pages p ON p.id = c.page_id"
-            " WHERE p.site = ? AND p.event_id = ? AND c.captured_at = ? AND c.source = ?"
-            " AND c.raw_sha256 IS NOT NULL LIMIT 1",
-            (site, event_id, captured_at, source),
-        ).fetchone()
-        return row is not None
-
-    def raw_with_digest(self, site: str, event_id: int, sha1_b32: str) -> str | None:
-        """The SHA-256 of a raw page of this page whose base-32 SHA-1 (the CDX digest) is
-        ``sha1_b32``, or None: the archive holds that body for the page already."""
-        row = self.conn.execute(
-            "SELECT r.sha256 FROM captures c JOIN pages p ON p.id = c.page_id"
-            " JOIN raw_pages r ON r.sha256 = c.raw_sha256"
-            " WHERE p.site = ? AND p.event_id = ? AND r.sha1_base32 = ? LIMIT 1",
-            (site, event_id, sha1_b32),
-        ).fetchone()
-        return row["sha256"] if row else None
-
-    def wayback_cursor(self, query: str) -> str | None:
-        """The resume key where a CDX query stopped, or None (start from the beginning)."""
-        row = self.conn.execute(
-            "SELECT resume_key FROM wayback_cursors WHERE query = ?", (query,)
-        ).fetchone()
-        return row["resume_key"] if row else None
-
-    def save_wayback_cursor(self, query: str, resume_key: str | None) -> None:
-        """Remember where a CDX query goes on; None: the query is done (forgotten)."""
-        with self._write():
-            if resume_key is None:
-                self.conn.execute("DELETE FROM wayback_cursors WHERE query = ?", (query,))
-                return
-            self.conn.execute(
-                "INSERT INTO wayback_cursors (query, resume_key, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (query) DO UPDATE SET resume_key = excluded.resume_key,"
-                " updated_at = excluded.updated_at",
-                (query, resume_key, utc_now()),
-            )
-
     # -- runs
 
     def start_run(self, trigger: str, started_at: str) -> int:

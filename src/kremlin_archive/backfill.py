@@ -31,6 +31,7 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from .archive import Archive, Capture
+from .chronology import save_capture
 from .config import Config, SiteConfig
 from .discover import EventRef, parse_event_url
 from .errors import (
@@ -190,7 +191,7 @@ class Backfill:
         self._save(build_capture(base, replay.status, replay.body, replay, ref))
 
     def _save(self, capture: Capture) -> None:
-        outcome = self.archive.save_capture(capture)
+        outcome = save_capture(self.archive, capture)
         if outcome == "error":
             self.result.refused.append((capture.source_url or capture.url, capture.error or ""))
         else:

@@ -29,6 +29,7 @@ from .archive import (
     WalkState,
     render_http_headers,
 )
+from .chronology import save_capture
 from .config import Config, SiteConfig
 from .discover import (
     EventRef,
@@ -56,7 +57,6 @@ from .errors import (
 from .fetch import Fetcher, Response
 from .locks import hold_run_lock
 from .normalize import parse_event_page
-from .chronology import save_capture
 from .timeutil import stamp_key, utc_now
 
 logger = logging.getLogger(__name__)

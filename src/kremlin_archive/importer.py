@@ -17,12 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .archive import Archive, Capture
+from .chronology import save_capture
 from .config import Config
 from .discover import event_number
 from .errors import ConfigError, PageError
 from .locks import hold_run_lock
 from .normalize import parse_event_page
-from .chronology import save_capture
 from .timeutil import format_utc, utc_now
 from .warc import Problem, WarcImport, WarcImporter, is_warc_path
 
