@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from .archive import Archive, Capture
 from .chronology import save_capture
 from .config import Config, SiteConfig
+from .decoding import decode_html
 from .discover import EventRef, parse_event_url
 from .errors import (
     ConfigError,
@@ -42,7 +43,7 @@ from .errors import (
     HostUnreachable,
     PageError,
 )
-from .fetch import Response, decode_body, looks_blocked
+from .fetch import Response, looks_blocked
 from .locks import hold_run_lock
 from .normalize import Transcript, parse_event_page
 from .timeutil import utc_now
@@ -254,7 +255,7 @@ def refusal(status: int, body: bytes, replay: Replay | None, ref: EventRef) -> s
         return f"an HTTP {status} answer captured, not the page"
     content_type = dict((k.lower(), v) for k, v in (replay.headers if replay else []))
     content_type = content_type.get("content-type", "text/html")
-    text = decode_body(body, content_type)
+    text = decode_html(body, content_type)
     head = text[:4000].lower()
     if any(marker in head for marker in _WAYBACK_PAGE_MARKERS):
         return "a Wayback Machine error page, not the capture"

@@ -59,6 +59,7 @@ from warcio.warcwriter import WARCWriter
 
 from . import __version__
 from .archive import Archive, Capture, parse_http_headers, render_http_headers
+from .chronology import save_capture
 from .config import Config, SiteConfig
 from .discover import EventRef, parse_event_url
 from .errors import PageError
@@ -350,7 +351,7 @@ class WarcImporter:
         except _Skip as skip:
             self.result.skipped.append((f"{path}#{record.offset}", str(skip)))
             return
-        outcome = self.archive.save_capture(capture)
+        outcome = save_capture(self.archive, capture)
         self._remember(record, capture)
         self.result.outcomes[outcome] = self.result.outcomes.get(outcome, 0) + 1
         logger.info("imported warc=%s url=%s outcome=%s", where, capture.url, outcome)
