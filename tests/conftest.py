@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crawled import Crawled, build_crawled_archive
 from fakesite import SHARED_HTML, FakeSite, ReplicaSite
 
 
@@ -23,3 +24,11 @@ def replica_site() -> Iterator[ReplicaSite]:
         pytest.skip(f"real pages not found at {SHARED_HTML}")
     with ReplicaSite(SHARED_HTML) as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    """One crawled archive for every test that only reads it (see tests/crawled.py)."""
+    archive = build_crawled_archive(tmp_path_factory.mktemp("crawled"))
+    yield archive
+    archive.site.stop()

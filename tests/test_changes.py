@@ -1,6 +1,6 @@
 """The archive-wide change list: ``changes``, ``changes --json`` and ``changes --atom``,
 over an archive built by the real crawl of the fake site (a page edited twice, a page that
-went and came back; see ``test_lookup.build_crawled_archive``)."""
+went and came back; see ``crawled.build_crawled_archive``)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import feedparser
-import pytest
 from click.testing import CliRunner
 
+from crawled import build_crawled_archive
 from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.changes import parse_since
 from kremlin_archive.cli import main
 from kremlin_archive.normalize import parse_event_page
 from kremlin_archive.renormalize import Normalizer, renormalize
-from test_lookup import build_crawled_archive
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory):
-    archive = build_crawled_archive(tmp_path_factory.mktemp("changes"))
-    yield archive
-    archive.site.stop()
 
 
 def run(db, *args: str) -> str:

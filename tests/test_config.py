@@ -19,10 +19,14 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_config_file_documents_every_default():
+def test_shipped_config_file_documents_every_default(tmp_path):
     shipped = (REPO / "config" / "kremlin.toml").read_text(encoding="utf-8")
     assert shipped == render_defaults()
-    assert load_config(REPO / "config" / "kremlin.toml") == load_config(path=None)
+    empty = tmp_path / "empty.toml"  # the defaults alone, wherever the tests run from
+    empty.write_text("", encoding="utf-8")
+    defaults = load_config(empty)
+    assert load_config(REPO / "config" / "kremlin.toml") == defaults
+    assert defaults.fetch.delay == SETTINGS["fetch"]["delay"].default
 
 
 def test_every_setting_has_help_text():

@@ -23,7 +23,7 @@ from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.crawl import Crawler, CrawlOptions
 from kremlin_archive.fetch import Fetcher
 from kremlin_archive.lookup import iter_records
-from kremlin_archive.normalize import parse_event_page
+from kremlin_archive.normalize import NORMALIZER_VERSION, parse_event_page
 from runcli import kremlin
 
 
@@ -620,3 +620,13 @@ def test_renormalizing_an_archive_this_normalizer_made_adds_no_version(tmp_path,
     assert result.stdout.strip() == f"pages {pages}, renormalized 0, unchanged {pages}, failed 0"
     after = query(db, "SELECT page_id, seq, text_sha256, fields_sha256 FROM versions ORDER BY 1")
     assert after == before and pages > 1
+
+
+def test_every_version_and_page_records_the_normalizer_that_made_it(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site, "--limit", "5").returncode == 0
+    fake_site.stop()
+    assert query(db, "SELECT DISTINCT normalizer_version FROM versions") == [(NORMALIZER_VERSION,)]
+    assert query(db, "SELECT DISTINCT normalizer_version FROM pages") == [(NORMALIZER_VERSION,)]
+    result = kremlin("renormalize", "--db", db)  # so an upgrade knows what to re-derive
+    assert result.stdout.strip() == "pages 0, renormalized 0, unchanged 0, failed 0"

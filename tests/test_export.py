@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from crawled import Crawled
 from kremlin_archive.archive import Archive
 from kremlin_archive.changeset import text_sha256
 from kremlin_archive.cli import main
@@ -26,14 +27,6 @@ from kremlin_archive.export import (
     txt_name,
 )
 from kremlin_archive.lookup import Record
-from test_lookup import Crawled, build_crawled_archive
-
-
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory):
-    archive = build_crawled_archive(tmp_path_factory.mktemp("crawled"))
-    yield archive
-    archive.site.stop()
 
 
 def export(crawled: Crawled, out: Path, fmt: str, *options: str) -> str:

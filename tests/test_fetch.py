@@ -110,11 +110,12 @@ def test_requests_to_one_host_are_spaced_by_delay_plus_jitter(fake_site, clock):
 
 def test_removed_pages_answer_404_or_410(fake_site, clock):
     fetcher = fetcher_for(fake_site, clock)
-    gone, missing = event_url(fake_site, 0), event_url(fake_site, 1)
-    fake_site.remove_page(fake_site.ids[0], status=410)
-    fake_site.remove_page(fake_site.ids[0], status=404)
-    assert fetcher.fetch(gone).status == 410
-    assert fetcher.fetch(missing).status == 404
+    gone, missing = fake_site.ids[:2]
+    fake_site.remove_page(gone, status=410)
+    fake_site.remove_page(missing, status=404)
+    news = f"{fake_site.url}/events/president/news"
+    assert fetcher.fetch(f"{news}/{gone}").status == 410
+    assert fetcher.fetch(f"{news}/{missing}").status == 404
 
 
 # --- robots.txt --------------------------------------------------------------------------

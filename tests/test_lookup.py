@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from crawled import Crawled, crawl
 from fakesite import SHARED_HTML, FakeSite, render_event_page
 from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.cli import main
@@ -24,51 +24,6 @@ from kremlin_archive.normalize import Transcript, parse_event_page
 from kremlin_archive.renormalize import Normalizer, renormalize
 
 EN = "http://en.kremlin.ru/events/president/news"
-
-
-@dataclass
-class Crawled:
-    db: Path
-    site: FakeSite
-    edited: int  # three versions: v2 adds "Correction 2.", v3 changes the title
-    gone: int  # went (410) and came back
-    old_title: str
-    new_title: str
-
-
-def crawl(db: Path, site: FakeSite, *ids: int) -> None:
-    args = ["crawl", "--db", str(db), "--base-url", site.url, "--delay", "0"]
-    for event_id in ids:
-        args += ["--id", str(event_id)]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-
-
-def build_crawled_archive(tmp: Path) -> Crawled:
-    """The fake site crawled, then edited and re-crawled: see :class:`Crawled`."""
-    db = tmp / "crawled.db"
-    site = FakeSite(n_pages=8, seed=3).start()
-    crawl(db, site)
-    edited, gone = site.ids[1], site.ids[2]
-    old_title = site.pages[edited].title
-    site.edit_page(edited)
-    crawl(db, site, edited)
-    site.edit_page(edited, title="Meeting with the Government, revised")
-    crawl(db, site, edited)
-    page = site.pages[gone]
-    site.remove_page(gone)
-    crawl(db, site, gone)
-    site.pages[gone] = page
-    site.gone.pop(gone)
-    crawl(db, site, gone)
-    return Crawled(db, site, edited, gone, old_title, "Meeting with the Government, revised")
-
-
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory):
-    archive = build_crawled_archive(tmp_path_factory.mktemp("crawled"))
-    yield archive
-    archive.site.stop()
 
 
 def run(crawled: Crawled, *args: str) -> tuple[int, str]:

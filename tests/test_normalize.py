@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from kremlin_archive.errors import KremlinArchiveError, NotAnEventPage
 from kremlin_archive.normalize import (
-    NORMALIZER_VERSION,
     Transcript,
     Turn,
     clean_text,
@@ -404,10 +403,6 @@ def test_slider_without_a_caption_template_uses_the_scripts_default() -> None:
     page = parse_event_page(event_page(slider("First.", "Second.", template=None)))
     assert body_lines(page) == ["1 / 2", "First."]
     assert page.photo_count == 2
-
-
-def test_version_is_a_positive_int() -> None:
-    assert isinstance(NORMALIZER_VERSION, int) and NORMALIZER_VERSION >= 1
 
 
 # --------------------------------------------------------------------------- small pages

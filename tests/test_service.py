@@ -8,13 +8,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kremlin_archive.archive import Archive
+from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.crawl import CrawlOptions, CrawlResult, run_crawl
 from kremlin_archive.errors import DatabaseBusy, HostUnreachable, RunLockHeld
@@ -79,8 +80,35 @@ def test_jobs_run_once_at_a_time_coalesced_with_a_grace_time(config):
     for job in jobs.values():
         assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 90)
         assert job.next_run_time == NOW  # both run at start, one after the other
-    assert service.executor._pool._max_workers == 1  # one thread: poll and recheck never overlap
     assert job_options(config.schedule)["misfire_grace_time"] == 600
+
+
+def test_poll_and_recheck_never_run_at_once(config):
+    with Archive(config.database.path) as archive:  # one page, due for a recheck
+        archive.save_capture(
+            Capture("en.kremlin.ru", 7, "http://x/7", "2020-01-01T00:00:00Z", "live", 404)
+        )
+    service = Service(config)
+    lock, running, seen = threading.Lock(), [], []
+    second_started = threading.Event()
+
+    def crawl(config, options, *, stop):
+        with lock:
+            running.append(options.trigger)
+            seen.append(list(running))
+        if len(seen) == 1:  # a second worker would start the other job during this wait
+            second_started.wait(0.5)
+        else:
+            second_started.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+        with lock:
+            running.remove(options.trigger)
+        return CrawlResult()
+
+    service.crawl = crawl
+    service.serve()
+    assert sorted(trigger for (trigger, *_) in seen) == ["poll", "recheck"]
+    assert all(len(at_once) == 1 for at_once in seen)  # each ran alone
 
 
 # the jobs --------------------------------------------------------------------------------
@@ -106,18 +134,15 @@ def test_poll_job_discovers_with_the_poll_trigger(config):
     assert [(o.trigger, o.discover) for o in crawl.calls] == [("poll", True)]
 
 
-def test_a_failing_job_is_logged_and_the_service_goes_on(config, caplog, monkeypatch):
-    recorded = []
-    monkeypatch.setattr(
-        "kremlin_archive.service.record_failed_run", lambda *args, **kw: recorded.append(args)
-    )
+def test_a_failing_job_is_logged_and_the_service_goes_on(config, caplog):
     crawl = FakeCrawl(RunLockHeld("another crawl is running (pid=42 since=then)"))
     service = Service(config, crawl=crawl)
     assert service.run_poll() is None
-    assert service.run_poll() is None
+    assert service.run_poll() is None  # the service went on: the next job ran
     assert len(crawl.calls) == 2
     assert "job failed job=poll error=RunLockHeld: another crawl is running" in caplog.text
-    assert [(r[1], type(r[3]).__name__) for r in recorded] == [("poll", "RunLockHeld")] * 2
+    recorded = [(r["trigger"], r["error"].split(":")[0]) for r in runs(config.database.path)]
+    assert recorded == [("poll", "RunLockHeld")] * 2
 
 
 def test_recheck_with_an_empty_archive_crawls_nothing(config):

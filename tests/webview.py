@@ -13,11 +13,11 @@ from pathlib import Path
 
 import requests
 
+from crawled import Crawled, build_crawled_archive, crawl
 from fakesite import FakeSite
 from kremlin_archive.archive import Archive
 from kremlin_archive.normalize import parse_event_page
 from kremlin_archive.renormalize import Normalizer, renormalize
-from test_lookup import Crawled, build_crawled_archive, crawl
 
 
 def free_port() -> int:

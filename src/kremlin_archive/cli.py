@@ -274,9 +274,7 @@ def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
             failed += 1
             continue
         if as_json:
-            click.echo(
-                json.dumps(transcript.fields() | {"text": transcript.text}, ensure_ascii=False)
-            )
+            click.echo(json.dumps(transcript.to_dict(), ensure_ascii=False))
         else:
             click.echo(transcript.text)
     if failed:
