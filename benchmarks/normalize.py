@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/normalize.py [--rounds N] [--trials N] [--generated N] [--pages DIR]
+                                   [--against OLD_NORMALIZE_PY]
 
 The corpus is every event page in ../shared/kremlin-html (read in place) plus the
 hand-written pages in tests/fixtures/pages, plus N generated pages: copies of those pages
@@ -14,11 +15,16 @@ takes the pages one by one and times ``--rounds`` calls of parse_event_page and 
 as many of trafilatura.extract on that page, back to back. The ratio is the median of the
 trials' ratios, so load from other processes, which then slows both alike, hardly moves
 it.
+
+``--against PATH`` times another ``normalize.py`` (a copy of the module before a change,
+kept outside the repository) instead of trafilatura, the same way and in the same run, and
+counts the pages whose text or fields differ between the two.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import random
@@ -116,6 +122,49 @@ def trafilatura_extract() -> Callable[[str], object] | None:
     return trafilatura.extract
 
 
+def load_baseline(path: Path) -> Callable[[str], object]:
+    """``parse_event_page`` of another normalize.py, loaded as a module of the package so
+    that its relative imports (``.errors``) resolve."""
+    name = "kremlin_archive._baseline_normalize"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.parse_event_page
+
+
+def differing_pages(
+    ours: Callable[[str], object], theirs: Callable[[str], object], pages: list[str]
+) -> int:
+    """How many pages render to another text or other fields under the two normalizers."""
+    differ = 0
+    for page in pages:
+        mine, other = ours(page), theirs(page)
+        differ += (mine.text, mine.fields()) != (other.text, other.fields())
+    return differ
+
+
+def report_against(path: Path, corpus: list[str], args: argparse.Namespace) -> int:
+    """Time parse_event_page against the one of ``path`` and print both rates."""
+    baseline = load_baseline(path)
+    passes = (args.rounds, args.rounds)
+    ours, theirs = compare(parse_event_page, baseline, corpus, passes, args.trials)
+    ratios = [mine / other for mine, other in zip(ours, theirs, strict=True)]
+    print(f"trials: {args.trials}, each {args.rounds} passes of both, page by page")
+    print("                       median     best pages/s")
+    print(f"this normalize.py:    {statistics.median(ours):8.1f} {max(ours):8.1f}")
+    print(f"{path.name + ':':<22}{statistics.median(theirs):8.1f} {max(theirs):8.1f}")
+    print(
+        f"ratio:                {statistics.median(ratios):8.3f}x (median of trials; "
+        f"min {min(ratios):.3f}x, max {max(ratios):.3f}x)"
+    )
+    differ = differing_pages(parse_event_page, baseline, corpus)
+    print(f"output: {differ} of {len(corpus)} pages differ (text or fields)")
+    return 0
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -136,6 +185,9 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=5, help="timed trials (median shown)")
     parser.add_argument("--generated", type=int, default=40, help="generated pages to add")
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES, help="real pages folder")
+    parser.add_argument(
+        "--against", type=Path, help="another normalize.py to time instead of trafilatura"
+    )
     args = parser.parse_args()
     pages = load_pages(args.pages)
     if not pages:
@@ -146,6 +198,8 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(f"corpus: {len(pages)} real/fixture pages + {len(corpus) - len(pages)} generated")
     print(f"        {megabytes:.1f} MB in all")
+    if args.against is not None:
+        return report_against(args.against, corpus, args)
     extract = trafilatura_extract()
     if extract is None:
         time_pass(parse_event_page, corpus, 1)

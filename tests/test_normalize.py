@@ -20,10 +20,11 @@ from kremlin_archive.normalize import (
     find_speaker,
     parse_event_page,
 )
+from pages import FIXTURES, body_lines, event_page, fixture_page
+from runcli import kremlin
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
-FIXTURES = TESTS / "fixtures" / "pages"
 SHARED = Path(__file__).parents[2] / "shared"
 SHARED_HTML = SHARED / "kremlin-html"
 EXAMPLE = SHARED / "reference" / "transcript-example.txt"
@@ -52,10 +53,6 @@ def shared_page(name: str) -> bytes:
 
 def golden(stem: str) -> str:
     return (GOLDEN / f"{stem}.txt").read_text(encoding="utf-8")
-
-
-def fixture_page(stem: str) -> bytes:
-    return (FIXTURES / f"{stem}.html").read_bytes()
 
 
 # --------------------------------------------------------------------------- goldens
@@ -408,23 +405,6 @@ def test_slider_without_a_caption_template_uses_the_scripts_default() -> None:
 # --------------------------------------------------------------------------- small pages
 
 
-def event_page(body: str, *, head: str = "", title: str = "A meeting") -> str:
-    """A minimal event page in the site's markup with ``body`` as its article body."""
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/>{head}</head><body>'
-        '<article class="read__in hentry" id="event-12345"><div class="read__content">'
-        '<a href="http://en.kremlin.ru/events/president/news" class="read__categ">Events</a>'
-        f'<h1 class="entry-title">{title}</h1>'
-        f'<div class="entry-content read__internal_content">{body}</div></div></article>'
-        "</body></html>"
-    )
-
-
-def body_lines(page: Transcript) -> list[str]:
-    """The transcript lines after the category and title lines."""
-    return page.text.split("\n")[2:]
-
-
 TITLES = [
     pytest.param(
         '<h1 class="entry-title p-name">The title</h1>', "", "The title", id="entry-title"
@@ -604,20 +584,6 @@ def test_pages_that_are_not_event_pages_are_refused_with_the_reason(name: str) -
         parse_event_page(shared_page(name))
 
 
-@pytest.mark.parametrize("cut", [0.2, 0.5, 0.8, 0.97])
-def test_page_cut_off_before_the_end_of_the_article_is_refused(cut: float) -> None:
-    raw = fixture_page("ru-news-90001-meeting")
-    end = raw.index(b"</article>")
-    with pytest.raises(NotAnEventPage, match="cut off|no <article>"):
-        parse_event_page(raw[: int(end * cut)])
-
-
-def test_page_cut_after_the_article_still_renders() -> None:
-    raw = fixture_page("ru-news-90001-meeting")
-    whole = parse_event_page(raw)
-    assert parse_event_page(raw[: raw.index(b"</article>") + len(b"</article>")]) == whole
-
-
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -642,44 +608,6 @@ def test_bodies_that_are_not_event_pages_are_refused(body: bytes, reason: str) -
     with pytest.raises(NotAnEventPage, match=re.escape(reason)) as caught:
         parse_event_page(body, "http://en.kremlin.ru/events/president/news/1")
     assert caught.value.url == "http://en.kremlin.ru/events/president/news/1"
-
-
-TEXT = "<p>Text.</p>"
-CARD = "<blockquote><article class='card'><p>Card.</p></article></blockquote>"
-ARTICLE_IN_TEXT = [  # (extra <head> markup, article body)
-    pytest.param("<script>var t = \"<article class='card'>\";</script>", TEXT, id="head-script"),
-    pytest.param("<SCRIPT>var t = '<article>';</SCRIPT>", TEXT, id="upper-case-script"),
-    pytest.param('<!-- <article id="event-9"> -->', TEXT, id="head-comment"),
-    pytest.param("<style>/* <article> */ article { }</style>", TEXT, id="head-style"),
-    pytest.param("", "<script>document.write('</article>');</script>" + TEXT, id="body-script"),
-    pytest.param("", "<!-- </article> -->" + TEXT, id="body-comment"),
-    pytest.param("", "<!-->" + TEXT, id="abrupt-comment"),
-    pytest.param("", CARD + TEXT, id="nested-article"),
-]
-
-
-@pytest.mark.parametrize(("head", "body"), ARTICLE_IN_TEXT)
-def test_article_tags_in_scripts_comments_and_nested_cards_do_not_move_the_article(
-    head: str, body: str
-) -> None:
-    page = parse_event_page(event_page(body, head=head))
-    assert (page.event_id, page.language, page.title) == (12345, "en", "A meeting")
-    assert page.url == "http://en.kremlin.ru/events/president/news/12345"
-    assert page.text.endswith("\nText.")
-
-
-@pytest.mark.parametrize(("head", "body"), ARTICLE_IN_TEXT)
-def test_page_cut_off_before_its_own_article_end_is_refused(head: str, body: str) -> None:
-    whole = event_page(body + "<p>Last paragraph.</p>", head=head)
-    with pytest.raises(NotAnEventPage, match="cut off before </article>"):
-        parse_event_page(whole[: whole.index("Last paragraph")])
-
-
-def test_photos_tab_is_refused_even_with_an_article() -> None:
-    raw = fixture_page("ru-news-90001-meeting").decode("utf-8")
-    tab = raw.replace('class="tabs_photo"', 'class="tabs_photo is-active"')
-    with pytest.raises(NotAnEventPage, match="photo"):
-        parse_event_page(tab)
 
 
 # --------------------------------------------------------------------------- robustness
@@ -745,49 +673,36 @@ def test_arbitrary_markup_inside_a_real_article_parses(inner: str) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def _cli():
-    cli = pytest.importorskip("kremlin_archive.cli")
-    if "normalize" not in getattr(cli.main, "commands", {}):
-        pytest.skip("the normalize command is not wired into the CLI yet")
-    from click.testing import CliRunner
-
-    return cli.main, CliRunner()
-
-
 def test_cli_prints_the_transcript_of_a_file() -> None:
-    main, runner = _cli()
-    path = FIXTURES / "ru-news-90001-meeting.html"
-    result = runner.invoke(main, ["normalize", str(path)])
-    assert result.exit_code == 0, result.output
+    result = kremlin("normalize", FIXTURES / "ru-news-90001-meeting.html")
+    assert result.returncode == 0, result.stderr
     assert result.stdout == golden("ru-news-90001-meeting") + "\n"
 
 
 def test_cli_prints_fields_and_text_as_json() -> None:
-    main, runner = _cli()
-    path = FIXTURES / "ru-news-90001-meeting.html"
-    result = runner.invoke(main, ["normalize", "--json", str(path)])
-    assert result.exit_code == 0, result.output
+    result = kremlin("normalize", "--json", FIXTURES / "ru-news-90001-meeting.html")
+    assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["text"] == golden("ru-news-90001-meeting")
     assert data["event_id"] == 90001 and data["language"] == "ru"
 
 
 def test_cli_reads_standard_input() -> None:
-    main, runner = _cli()
-    raw = fixture_page("en-transcripts-90002-edge-cases")
-    result = runner.invoke(main, ["normalize", "-"], input=raw)
-    assert result.exit_code == 0, result.output
+    raw = fixture_page("en-transcripts-90002-edge-cases").decode("utf-8")
+    result = kremlin("normalize", "-", input=raw)
+    assert result.returncode == 0, result.stderr
     assert result.stdout == golden("en-transcripts-90002-edge-cases") + "\n"
 
 
 def test_cli_refuses_a_cut_page_with_the_reason(tmp_path: Path) -> None:
-    main, runner = _cli()
     raw = fixture_page("ru-news-90001-meeting")
     cut = tmp_path / "cut.html"
     cut.write_bytes(raw[: raw.index(b"</article>")])
-    result = runner.invoke(main, ["normalize", str(cut)])
-    assert result.exit_code != 0
-    assert "cut off before </article>" in result.output
+    result = kremlin("normalize", cut)
+    assert result.returncode == 1
+    assert "cut off before </article>" in result.stderr
+    assert result.stdout == ""
+
 
 
 # --- the site's own "Last updated at" stamp (outside the article) -------------------------
