@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from kremlin_archive.errors import KremlinArchiveError, NotAnEventPage
 from kremlin_archive.normalize import (
+    Attachment,
     Transcript,
     Turn,
     clean_text,
@@ -226,11 +228,87 @@ def test_fields_of_a_transcript_page() -> None:
     assert page.published == "October 4, 2016, 10:30"
     assert page.photo_count == 5
     assert len(page.turns) == 9
-    assert page.turns[0] == Turn(
-        "President of Kazakhstan Nursultan Nazarbayev",
-        "Mr Putin, I am very happy to see you here. Thank you for your visit.",
-    )
+    first = page.turns[0]
+    assert first.speaker == "President of Kazakhstan Nursultan Nazarbayev"
+    lines = first.text.split("\n")
+    assert len(lines) == 6  # the labelled paragraph and the five after it
+    assert lines[0] == "Mr Putin, I am very happy to see you here. Thank you for your visit."
+    assert lines[-1].endswith("I think it is already time for everyone to get to work. Why delay?")
+    assert page.turns[1].text.startswith("Mr Nazarbayev, thank you very much for the invitation.\n")
     assert page.turns[-1].speaker == "Nursultan Nazarbayev"
+    assert page.attachments == []
+
+
+# What is in the body but in no turn: boxes, photos, videos and the meta block go from the
+# page before it is rendered; section breaks, omission lines and sub-headings from its text.
+NOT_SPEECH_ELEMENTS = (
+    "div.read__cut, div.read__bottommeta, div.slider, figure, .media__container, .hidden"
+)
+SECTION_BREAK_OR_OMISSION = re.compile(r"\*(?: ?\*){2,}|<…>")
+LEADING_BOLD = re.compile(r"\s*(?:<(b|strong)>(?:(?!</?\1>).)*</\1>\s*)+(:?)", re.S)
+
+
+def _body_of(raw: bytes) -> LexborNode:
+    body = LexborHTMLParser(raw.decode("utf-8")).css_first("div.read__internal_content")
+    assert body is not None
+    for node in body.css(NOT_SPEECH_ELEMENTS):
+        node.decompose()
+    return body
+
+
+def _sub_headings(body: LexborNode) -> set[str]:
+    """Paragraphs that are one bold or italic element (no colon), and headings."""
+    found = set()
+    for node in body.css("p, h2, h3, h4, h5, h6"):
+        inner = (node.html or "").split(">", 1)[1].rsplit("<", 1)[0].strip()
+        whole = re.fullmatch(r"<(b|strong|i|em)>(?:(?!</?\1>).)*</\1>", inner, re.S)
+        text = clean_text(node.text())
+        if (node.tag != "p" or whole) and not text.endswith(":") and not text.startswith("("):
+            found.add(text)
+    return found
+
+
+def _first_label_line(body: LexborNode) -> str | None:
+    """The text of the first paragraph whose leading bold elements (inside links or not)
+    end with a colon or are followed by one."""
+    for node in body.css("p"):
+        inner = re.sub(r"</?a\b[^>]*>", "", (node.html or "").split(">", 1)[1])  # links
+        match = LEADING_BOLD.match(inner)
+        if match and (
+            match.group(2) or clean_text(re.sub("<[^>]+>", "", match.group(0)))[-1:] == ":"
+        ):
+            return clean_text(node.text())
+    return None
+
+
+def _turn_lines(turns: list[Turn]) -> list[str]:
+    """The turns as the lines of the text: each first line with its label again."""
+    lines = []
+    for turn in turns:
+        first, *rest = turn.text.split("\n")
+        lines += [f"{turn.speaker}: {first}".rstrip(" "), *rest]
+    return lines
+
+
+@pytest.mark.shared
+@needs_shared
+@pytest.mark.parametrize("stem", SHARED_EVENT_PAGES)
+def test_joined_turns_cover_the_body_from_the_first_label_to_its_end(stem: str) -> None:
+    raw = shared_page(f"{stem}.html")
+    turns = parse_event_page(raw).turns
+    body = _body_of(raw)
+    first = _first_label_line(body)
+    if first is None:
+        assert turns == []
+        return
+    skipped = _sub_headings(body)
+    lines = body_lines(parse_event_page(event_page(body.html or "")))
+    spoken = lines[lines.index(first) :]
+    spoken = [
+        ln for ln in spoken if not SECTION_BREAK_OR_OMISSION.fullmatch(ln) and ln not in skipped
+    ]
+    assert _turn_lines(turns) == spoken
+    assert len(spoken) > 1
 
 
 @pytest.mark.shared
@@ -286,7 +364,8 @@ def test_russian_page_takes_every_label_from_the_page() -> None:
     assert page.sections == ["Новости", "Стенограммы"]
     assert page.published == "9 октября 2012 года, 18:40"
     assert page.turns[1] == Turn(
-        "Президент Казахстана Н.Назарбаев", "Спасибо за приглашение, Владимир Владимирович."
+        "Президент Казахстана Н.Назарбаев",
+        "Спасибо за приглашение, Владимир Владимирович.\nТоварооборот вырос на 30 процентов.",
     )
     assert not re.search(r"\b(of|Events|Publication|See also)\b", page.text)
 
@@ -314,6 +393,59 @@ def test_edge_case_fields_and_turns() -> None:
         Turn("Vladimir Putin", "Good afternoon, BRICS colleagues.\nLet us begin."),
         Turn("Question", "What about the roads?"),
     ]
+
+
+def test_whole_turns_run_until_someone_else_speaks() -> None:
+    page = parse_event_page(fixture_page("en-transcripts-90003-whole-turns"))
+    assert page.turns == [
+        Turn(
+            "President of Russia Vladimir Putin",  # two bold runs with white space between
+            "Good afternoon, colleagues,\n"
+            "Today we will discuss the preparations for the autumn session.\n"
+            "First, the federal budget.\n"  # after a See also box, before an omission line
+            "Second, the regions.\n"
+            "Third, the elections.\n"  # a photo after it
+            "A quoted sentence inside the speech.\n"
+            "(Applause.)\n"
+            "Mr Patrushev, please.",
+        ),
+        Turn(
+            "Security Council Secretary NIKOLAI PATRUSHEV",
+            "Mr President, colleagues,\nThe situation is stable.\nThat concludes my report.",
+        ),
+        Turn("Question", "What about the roads?"),  # ended by a bold sub-heading
+        Turn("Vladimir Putin", "Thank you.\nWe will meet again next week."),  # ended by * * *
+    ]
+
+
+def test_attachments_render_as_two_lines_and_are_stored_with_their_link() -> None:
+    page = parse_event_page(fixture_page("en-transcripts-90003-whole-turns"))
+    assert "\nAdditional\nList of accredited foreign journalists\ndoc, 218.6 kB\n" in page.text
+    assert page.attachments == [
+        Attachment(
+            "List of accredited foreign journalists",
+            "doc",
+            "218.6 kB",
+            "http://en.kremlin.ru/media/events/files/en/list.doc",
+        ),
+        Attachment(
+            "Agenda of the meeting",
+            "pdf",
+            "1.2 MB",
+            "http://static.kremlin.ru/media/events/files/en/agenda.pdf",
+        ),
+    ]
+    assert json.loads(json.dumps(page.fields()))["attachments"][0] == {
+        "title": "List of accredited foreign journalists",
+        "format": "doc",
+        "size": "218.6 kB",
+        "url": "http://en.kremlin.ru/media/events/files/en/list.doc",
+    }
+
+
+def test_a_linked_item_is_no_attachment() -> None:
+    page = parse_event_page(fixture_page("en-transcripts-90002-edge-cases"))
+    assert "See also" in page.text and page.attachments == []
 
 
 def test_canonical_url_comes_from_the_page_not_the_replica_address() -> None:
@@ -471,8 +603,8 @@ TURNS = [
     ),
     pytest.param(
         "<p><b>Vladimir</b> <b>Putin:</b> Good afternoon.</p>",
-        [],
-        id="white-space-ends-the-run",
+        [Turn("Vladimir Putin", "Good afternoon.")],
+        id="white-space-between-bold-elements-is-one-run",
     ),
     pytest.param(
         "<p><b>Headline</b> and <b>more:</b> text</p>",
@@ -481,10 +613,107 @@ TURNS = [
     ),
     pytest.param(
         "<p><b>Vladimir Putin:</b> <b>Colleagues</b>,<br/>good afternoon.</p><p>Next.</p>",
-        [Turn("Vladimir Putin", "Colleagues,\ngood afternoon.")],
+        [Turn("Vladimir Putin", "Colleagues,\ngood afternoon.\nNext.")],
         id="speech-in-bold-across-lines",
     ),
 ]
+
+
+SEE_ALSO = (
+    '<div class="read__cut read__cut_full_size masha-ignore"><div class="cut">'
+    '<h3 class="cut__title">See also</h3><div class="cut__description">'
+    '<a href="http://en.kremlin.ru/events/president/news/1" class="cut__item">Linked</a>'
+    '<div class="cut__date">May 1, 2020</div></div></div></div>'
+)
+WHOLE_TURNS = [
+    pytest.param(
+        "<p>Lead-in.</p><p><b>Vladimir Putin:</b> One.</p><p>Two.</p><p>Three.</p>",
+        [Turn("Vladimir Putin", "One.\nTwo.\nThree.")],
+        id="multi-paragraph-turn-without-the-lead-in",
+    ),
+    pytest.param(
+        f"<p><b>Vladimir Putin:</b> One.</p>{SEE_ALSO}<p>Two.</p>",
+        [Turn("Vladimir Putin", "One.\nTwo.")],
+        id="see-also-box-inside-a-speech",
+    ),
+    pytest.param(
+        "<p><b>Vladimir Putin:</b> One.</p><p> &lt;…&gt;</p><p>Two.</p>",
+        [Turn("Vladimir Putin", "One.\nTwo.")],
+        id="omission-inside-a-speech",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p><b>* * *</b></p><p>Narrative.</p><p><b>B:</b> Two.</p>",
+        [Turn("A", "One."), Turn("B", "Two.")],
+        id="bold-section-break-ends-a-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p>* * *</p><p>Narrative.</p>",
+        [Turn("A", "One.")],
+        id="plain-section-break-ends-a-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p><b>Part two</b></p><p>Narrative.</p>",
+        [Turn("A", "One.")],
+        id="bold-sub-heading-ends-a-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p><i>Beginning of meeting with the Governor</i></p><p>X.</p>",
+        [Turn("A", "One.")],
+        id="italic-sub-heading-ends-a-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><h3>Part two</h3><p>X.</p>",
+        [Turn("A", "One.")],
+        id="heading-ends-a-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p><i>(Laughter.)</i></p><p>Two.</p>",
+        [Turn("A", "One.\n(Laughter.)\nTwo.")],
+        id="stage-direction-in-brackets-stays-in-the-turn",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.</p><p><b>Important</b>, he said.</p>",
+        [Turn("A", "One.\nImportant, he said.")],
+        id="bold-word-opening-a-paragraph-of-the-speech",
+    ),
+    pytest.param(
+        "<p><b>President of Russia</b> <b>Vladimir Putin</b>: Good afternoon.</p>",
+        [Turn("President of Russia Vladimir Putin", "Good afternoon.")],
+        id="split-bold-label-colon-outside",
+    ),
+    pytest.param(
+        "<p><b>Security Council Secretary</b>\n<b>NIKOLAI PATRUSHEV:</b> Mr President.</p>",
+        [Turn("Security Council Secretary NIKOLAI PATRUSHEV", "Mr President.")],
+        id="split-bold-label-colon-inside",
+    ),
+    pytest.param(
+        "<p><strong>President of Russia Vladimir Putin</strong>: Colleagues.</p>",
+        [Turn("President of Russia Vladimir Putin", "Colleagues.")],
+        id="colon-outside-the-strong",
+    ),
+    pytest.param(
+        "<p><b>Vladimir Putin:</b></p><p>The speech in the next paragraph.</p>",
+        [Turn("Vladimir Putin", "The speech in the next paragraph.")],
+        id="label-alone-in-its-paragraph",
+    ),
+    pytest.param(
+        "<div><b>Vladimir Putin:</b> In a div.</div><ul><li>A point.</li></ul>",
+        [Turn("Vladimir Putin", "In a div.\nA point.")],
+        id="label-in-a-div-and-a-list-in-the-speech",
+    ),
+    pytest.param(
+        "<p><b>A:</b> One.<br/><b>B:</b> not a new paragraph.</p>",
+        [Turn("A", "One."), Turn("B", "not a new paragraph.")],
+        id="label-after-a-line-break-opens-a-turn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "turns"), WHOLE_TURNS)
+def test_a_turn_is_everything_one_speaker_says_until_someone_else_speaks(
+    body: str, turns: list[Turn]
+) -> None:
+    assert parse_event_page(event_page(body)).turns == turns
 
 
 @pytest.mark.parametrize(("body", "turns"), TURNS)
@@ -495,7 +724,6 @@ def test_speaker_turns_start_with_a_leading_bold_run_ending_in_a_colon(
 
 
 SPEAKER_ALPHABET = list("Ab: \u00a0\n\u200b\u2009e\u0301")
-FOLDING = " \u00a0\n"  # the white space in SPEAKER_ALPHABET
 
 
 @settings(max_examples=200, deadline=None)
@@ -518,14 +746,18 @@ def _speaker_cleaning_apart(pieces: list[str], bold: list[bool]) -> tuple[str, s
     index, count = 0, len(pieces)
     while index < count and not bold[index] and not clean_text(pieces[index]):
         index += 1
-    start = index
-    while index < count and (
-        bold[index] or not (clean_text(pieces[index]) or set(FOLDING) & set(pieces[index]))
-    ):
+    start = end = index
+    while index < count:  # bold pieces and the blank ones between them
+        if bold[index]:
+            end = index + 1
+            if clean_text(pieces[index]).endswith(":"):
+                break
+        elif clean_text(pieces[index]):
+            break
         index += 1
-    if index == start:
+    if end == start:
         return None
-    label, rest = clean_text("".join(pieces[start:index])), clean_text("".join(pieces[index:]))
+    label, rest = clean_text("".join(pieces[start:end])), clean_text("".join(pieces[end:]))
     if label.endswith(":"):
         label = label[:-1].rstrip(" ")
     elif rest.startswith(":"):

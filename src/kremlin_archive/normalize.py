@@ -19,7 +19,8 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -33,7 +34,7 @@ from .timeutil import format_utc
 logger = logging.getLogger(__name__)
 
 #: Changes whenever the output for some page changes.
-NORMALIZER_VERSION = 3
+NORMALIZER_VERSION = 4
 
 # fmt: off
 BLOCK_TAGS = frozenset((
@@ -71,7 +72,6 @@ _FOLDED_SPACE = " \t\n\r\f\v\u00a0\u2007\u202f"
 _SPACE_RUN = re.compile(f"[{_FOLDED_SPACE}]+")
 # Texts that are nothing once cleaned: white space and invisible characters, or only the latter.
 _BLANK = re.compile(f"[{_FOLDED_SPACE}{_INVISIBLE_CHARS}]*\\Z")
-_ONLY_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]*\\Z")
 
 _EVENT_ID = re.compile(r"^event-(\d+)$")
 _URL_ID = re.compile(r"/(\d+)(?:/[a-z]+)?/?$")
@@ -86,8 +86,20 @@ _INVISIBILITY = frozenset(("hidden", "collapse"))  # visibility values innerText
 
 @dataclass(frozen=True)
 class Turn:
+    """Everything one speaker says until someone else speaks (FORMAT.md)."""
+
     speaker: str  # as printed, without the colon
-    text: str
+    text: str  # its paragraphs, one a line, the label left out
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to the event: a.cut__item and a.cut__meta in a See also box."""
+
+    title: str
+    format: str  # as printed: "doc"
+    size: str  # as printed: "218.6 kB"
+    url: str | None  # the link, absolute
 
 
 @dataclass(frozen=True)
@@ -108,12 +120,14 @@ class Transcript:
     photo_count: int = 0
     turns: list[Turn] = field(default_factory=list)
     kind: str = "event"  # "event", or "announcement" (article.announce)
+    attachments: list[Attachment] = field(default_factory=list)
     #: the page's own "Last updated at" (outside the article, ISO UTC): a fact of the
     #: capture, not of the version, so it is not one of the fields
     site_updated_at: str | None = field(default=None, compare=False)
 
     def fields(self) -> dict:
-        """Everything but the text, JSON-ready (turns as [speaker, text] pairs)."""
+        """Everything but the text, JSON-ready (turns as [speaker, text] pairs,
+        attachments as objects)."""
         data = asdict(self)
         data.pop("text")
         data.pop("site_updated_at")
@@ -156,27 +170,36 @@ def _classes(node: LexborNode) -> list[str]:
 
 
 def find_speaker(
-    pieces: list[str], bold: list[bool], line: str | None = None
+    pieces: list[str], bold: list[bool | None], line: str | None = None
 ) -> tuple[str, str] | None:
     """Speaker and speech of a line whose leading bold run ends with a colon.
 
     ``pieces`` are the line's raw text runs, ``bold`` says which were inside ``<b>`` or
-    ``<strong>``, and ``line`` is their cleaned text if the caller has it. The run starts
-    at the first piece that is not blank (white space and invisible characters are
-    nothing) and ends at the first piece outside bold that is not invisible: even white
-    space between two ``<b>`` ends it, so ``<b>Name:</b> <b>Word</b>`` has the label
-    "Name:". The colon may close the run or follow it.
+    ``<strong>`` (a false value: outside), and ``line`` is their cleaned text if the caller
+    has it. The run starts at the first piece that is not blank (white space and invisible
+    characters are nothing) and goes on through bold pieces and the blank pieces between
+    them, so ``<b>President of Russia</b> <b>Vladimir Putin:</b>`` is one run. The label
+    ends at the first bold piece that ends with a colon (``<b>Name:</b> <b>Word</b>`` has
+    the label "Name:"), or at the end of the run when the text after it starts with one
+    (``<b>Name</b>: …``).
     """
     index, count = 0, len(pieces)
     while index < count and not bold[index] and _BLANK.match(pieces[index]):
         index += 1
-    start = index
-    while index < count and (bold[index] or _ONLY_INVISIBLE.match(pieces[index])):
+    start = end = index
+    while index < count:
+        piece = pieces[index]
         index += 1
-    if index == start:
+        if bold[index - 1]:
+            end = index
+            if _ends_with_colon(piece):
+                break
+        elif not _BLANK.match(piece):
+            break
+    if end == start:
         return None
-    label = clean_text("".join(pieces[start:index]))
-    rest = _after_label(pieces, index, label, line)
+    label = clean_text("".join(pieces[start:end]))
+    rest = _after_label(pieces, end, label, line)
     if label.endswith(":"):
         speaker = label[:-1].rstrip(" ")
     elif rest.startswith(":"):
@@ -184,6 +207,14 @@ def find_speaker(
     else:
         return None
     return (speaker, rest) if speaker else None
+
+
+def _ends_with_colon(piece: str) -> bool:
+    """True when a raw text ends with ":" once trailing white space and invisible
+    characters are taken off."""
+    if piece.endswith(":"):
+        return True
+    return ":" in piece and _INVISIBLE.sub("", piece).rstrip(_FOLDED_SPACE).endswith(":")
 
 
 def _after_label(pieces: list[str], index: int, label: str, line: str | None) -> str:
@@ -205,12 +236,26 @@ class _Kind:
     slider: bool
     block: bool
     bold: bool
-    cell: bool
-    bare_p: bool  # a <p> without classes
+    emphasis: bool  # italic or a heading: with bold, what makes a sub-heading
     context: tuple[str, ...]  # classes that change what the elements inside mean
     field: str | None  # the field its classes print (_FIELD_CLASSES)
     published: bool  # time.read__published: the date field
     captures: bool  # an h1, a field or the date: _Renderer._capture has work outside contexts
+    leave: int  # the _LEAVE_* bits that its tag and classes alone set
+    text_only: bool  # adds nothing but lines and style to its text: no context or field
+    link: bool  # an <a>: a block inside div.cut__description
+
+
+# What _Renderer._enter returns for an element it opens: what to undo on leaving it, as
+# bits (0: an inline element with nothing to undo). The contexts and the field capture an
+# element opened are kept on the renderer's own stacks, in the order they were opened.
+_LEAVE_BLOCK = 1  # end the line
+_LEAVE_CELL = 2  # a table cell: a space after it
+_LEAVE_BOLD = 4  # one level of bold less
+_LEAVE_EMPHASIS = 8  # one level of italic or heading less
+_LEAVE_CONTEXT = 16  # pop the contexts it opened
+_LEAVE_CAPTURE = 32  # store the field text it printed
+_LEAVE_STYLE = _LEAVE_BOLD | _LEAVE_EMPHASIS
 
 
 @functools.lru_cache(maxsize=4096)
@@ -223,18 +268,32 @@ def _element_kind(tag: str, class_value: str | None) -> _Kind:
         hidden = None if hidden_by == {"hidden"} and tag == "li" else bool(hidden_by)
     field = _first_field(classes)
     published = tag == "time" and "read__published" in classes
+    context = tuple(c for c in classes if c in _CONTEXT_CLASSES)
+    if tag == "figure":
+        context += ("figure",)
+    block, bold, emphasis = tag in BLOCK_TAGS, tag in BOLD_TAGS, tag in EMPHASIS_TAGS
+    leave = (
+        block * _LEAVE_BLOCK
+        | (tag in CELL_TAGS) * _LEAVE_CELL
+        | bold * _LEAVE_BOLD
+        | emphasis * _LEAVE_EMPHASIS
+        | bool(context) * _LEAVE_CONTEXT
+    )
     return _Kind(
         classes=classes,
         hidden=hidden,
         slider="slider" in classes,
-        block=tag in BLOCK_TAGS,
-        bold=tag in BOLD_TAGS,
-        cell=tag in CELL_TAGS,
-        bare_p=tag == "p" and not classes,
-        context=tuple(c for c in classes if c in _CONTEXT_CLASSES),
+        block=block,
+        bold=bold,
+        emphasis=emphasis,
+        context=context,
         field=field,
         published=published,
         captures=tag == "h1" or field is not None or published,
+        leave=leave,
+        text_only=not leave & (_LEAVE_CELL | _LEAVE_CONTEXT)
+        and not (tag == "h1" or field is not None or published),
+        link=tag == "a",
     )
 
 
@@ -289,13 +348,14 @@ def _declared_values(style: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- rendering
 
 
-@dataclass
-class _Paragraph:
-    """A body ``<p>`` being rendered: where its lines start and its speaker label."""
+class _Capture(NamedTuple):
+    """An element printing a field: which field, and where its text starts."""
 
-    start: int
-    probed: bool = False
-    label: tuple[str, str] | None = None
+    key: str  # the field (_FIELD_CLASSES values, "title", "h1", a _context_field key)
+    start_line: int  # len(lines) when it opened
+    start_flushes: int  # lines ended (kept or dropped) when it opened
+    start_buf: int  # pieces of the open line when it opened
+    href: str | None = None  # the link of an attachment's title or format
 
 
 @dataclass
@@ -314,6 +374,8 @@ class _Fields:
     sections: list[str] = field(default_factory=list)
     published: str | None = None
     photo_count: int = 0
+    attachments: list[Attachment] = field(default_factory=list)
+    link: tuple[str, str | None] | None = None  # the last a.cut__item: title, href
 
 
 # Elements whose rendered text is a field, by class.
@@ -322,16 +384,30 @@ _FIELD_CLASSES = {
     "read__time": "time",
     "read__place": "place",
     "announce_date": "announcement",
+    "cut__item": "link",  # a linked item's title, or an attachment's
+    "cut__meta": "link_meta",  # an attachment's format and size: "doc, 218.6 kB"
 }
-# Classes that change what the elements inside them mean.
+# Classes (and "figure", the tag) that change what the elements inside them mean.
 _CONTEXT_CLASSES = frozenset(
-    ("read__internal_content", "read__cut", "read__bottommeta", "read__tagscol", "read__status")
+    (
+        "read__internal_content",
+        "read__cut",
+        "read__bottommeta",
+        "read__tagscol",
+        "read__status",
+        "cut__description",
+        "media__container",
+    )
 )
+# Inside the body, contexts whose lines are not the body's: boxes, meta, photos, videos.
+_OUTSIDE_BODY = frozenset(("read__cut", "read__bottommeta", "media__container", "figure"))
 # Contexts whose elements print fields (see _Renderer._context_field).
 _FIELD_CONTEXTS = frozenset(("read__tagscol", "read__status"))
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-# What _Renderer._enter returns for an inline element with nothing to undo.
-_INLINE = (False, False, False, False, None, None)
+EMPHASIS_TAGS = frozenset(("i", "em", *_HEADINGS))
+# A section break, "* * *", and an omission line, "<…>".
+_SECTION_BREAK = re.compile(r"\*(?: ?\*){2,}\Z")
+_OMISSION = re.compile(r"<(?:…|\.\.\.)>\Z")
 
 
 class _Renderer:
@@ -340,6 +416,10 @@ class _Renderer:
     One walk does everything: the lines, the fields (captured from the elements that
     print them, so a field is exactly what the transcript shows) and the turns. The walk
     is iterative (an explicit stack), so deep nesting cannot exhaust the recursion limit.
+
+    Each text piece of the open line is kept with its style (``_style``): True inside
+    bold, None inside italic or a heading only, False otherwise. Speaker labels are the
+    leading bold run of a line; a sub-heading is a whole paragraph of bold or italic.
     """
 
     def __init__(self) -> None:
@@ -347,31 +427,46 @@ class _Renderer:
         self.turns: list[Turn] = []
         self.fields = _Fields()
         self._buf: list[str] = []
-        self._bold: list[bool] = []
+        self._style: list[bool | None] = []
         self._bold_depth = 0
+        self._emphasis_depth = 0
+        self._piece_style: bool | None = False
         self._flushes = 0
         self._context: list[str] = []
-        self._body = False  # inside read__internal_content, outside See also / bottom meta
+        self._opened_contexts: list[tuple[str, ...]] = []
+        self._captures: list[_Capture] = []
+        self._body = False  # inside read__internal_content, outside boxes, meta and media
+        self._cut_links = False  # inside div.cut__description, where every link is a block
         self._field_context: str | None = None  # the innermost context, if it has fields
-        self._para: _Paragraph | None = None
+        self._opens_block = True  # the open line starts a block (not after a <br>)
+        self._turn: tuple[str, list[str]] | None = None  # speaker and lines of the open turn
 
     # -- lines
 
-    def flush(self) -> None:
-        """End the current line (dropped when empty); a paragraph's first line is probed."""
-        if not self._buf:
+    def flush(self, at_br: bool = False) -> None:
+        """End the current line (dropped when empty); a body line goes to the turns."""
+        buf = self._buf
+        if not buf:
+            if not at_br:
+                self._opens_block = True
             return
-        joined = "".join(self._buf)
+        joined = "".join(buf)
+        line = ""
         if not (joined.isspace() and not joined.strip(_FOLDED_SPACE)):
             line = clean_text(joined)
-            para = self._para
-            if para is not None and not para.probed and line:
-                para.probed = True
-                para.label = find_speaker(self._buf, self._bold, line)
-            if line:
-                self.lines.append(line)
-        self._buf.clear()
-        self._bold.clear()
+        if line:
+            self.lines.append(line)
+            if self._body:
+                style = self._style
+                if True in style or None in style or line[0] in "*<":
+                    self._body_line(line, at_br)  # a label, break, sub-heading, omission?
+                elif self._turn is not None:
+                    self._turn[1].append(line)
+            self._opens_block = not at_br
+        elif not at_br:
+            self._opens_block = True
+        buf.clear()
+        self._style.clear()
         self._flushes += 1
 
     def _add_line(self, text: str) -> None:
@@ -385,163 +480,185 @@ class _Renderer:
         """Render the children of ``root``.
 
         The walk steps from node to node (``first_child``, ``next``) with a stack of the
-        open elements: cheaper than an iterator per element, and deep nesting cannot
-        exhaust the recursion limit.
+        open elements and what to undo on leaving each (``_LEAVE_*`` bits): cheaper than
+        an iterator per element, and deep nesting cannot exhaust the recursion limit.
         """
-        buf, bold = self._buf, self._bold
-        open_elements: list[tuple[LexborNode, tuple]] = []
+        buf, style = self._buf, self._style
+        open_elements: list[tuple[LexborNode, int]] = []
         node = root.first_child
         while True:
             if node is None:
                 if not open_elements:
                     break
-                element, exit_info = open_elements.pop()
-                if exit_info is not _INLINE:
-                    self._leave(exit_info)
+                element, leave = open_elements.pop()
+                if leave:
+                    self._leave(leave)
                 node = element.next
                 continue
             if node.is_text_node:  # cheaper than reading the tag name
                 buf.append(node.text_content or "")
-                bold.append(self._bold_depth > 0)
+                style.append(self._piece_style)
             elif (tag := node.tag) and tag[0] != "-" and tag not in SKIPPED_TAGS:
-                exit_info = self._enter(node, tag)
-                if exit_info is not None:
-                    open_elements.append((node, exit_info))
+                leave = self._enter(node, tag)
+                if leave is not None:
+                    open_elements.append((node, leave))
                     node = node.first_child
                     continue
             node = node.next
         self.flush()
+        self._end_turn()
         return self
 
-    def _enter(self, node: LexborNode, tag: str) -> tuple | None:
+    def _enter(self, node: LexborNode, tag: str) -> int | None:
         """Open an element; returns what to undo on leaving it, or None to skip it."""
         attrs = node.attributes
         kind = _element_kind(tag, attrs.get("class") if attrs else None)
         if attrs and _is_hidden(node, kind, attrs):
             return None
         if tag == "br":
-            self.flush()
+            self.flush(at_br=True)
             return None
         if kind.slider:
             self.flush()
             self._render_slider(node)
             return None
-        if kind.block:
-            self.flush()
-            if kind.bare_p and self._paragraph_fast_path(node):
+        if kind.text_only and not self._field_context:
+            child = node.first_child
+            single = child is None or (child.next is None and child.is_text_node)
+            if single and self._take_text(child, kind):
                 return None
-        context = kind.context
-        if context:
-            self._push_context(context)
-        bold = kind.bold
-        self._bold_depth += bold
-        para = tag == "p" and self._body and self._para is None
-        if para:
-            self._para = _Paragraph(len(self.lines))
-        capture = None
+        leave = kind.leave
+        if kind.block:
+            if self._buf:
+                self.flush()
+            else:
+                self._opens_block = True
+        elif self._cut_links and tag == "a":
+            self.flush()
+            leave |= _LEAVE_BLOCK
+        if kind.context:
+            self._push_context(kind.context)
+        if leave & _LEAVE_STYLE:
+            self._bold_depth += kind.bold
+            self._emphasis_depth += kind.emphasis
+            self._piece_style = (
+                True if self._bold_depth else None if self._emphasis_depth else False
+            )
         if kind.captures or self._field_context:
             capture = self._capture(tag, kind, attrs)
-        if kind.block or bold or para or kind.cell or context or capture:
-            return (kind.block, bold, para, kind.cell, context, capture)
-        return _INLINE
+            if capture is not None:
+                self._captures.append(capture)
+                leave |= _LEAVE_CAPTURE
+        return leave
 
-    def _paragraph_fast_path(self, node: LexborNode) -> bool:
-        """Render a class-less ``<p>`` without the walk when it is simple enough."""
-        return self._plain_paragraph(node) or self._simple_paragraph(node)
-
-    def _plain_paragraph(self, node: LexborNode) -> bool:
-        """Fast path for the commonest element: a ``<p>`` holding one text node."""
-        child = node.first_child
-        if child is None or not child.is_text_node or child.next is not None:
+    def _take_text(self, child: LexborNode | None, kind: _Kind) -> bool:
+        """Take in an element that holds nothing but ``child``, one text node, or nothing
+        at all, as entering it, walking it and leaving it would (the commonest elements:
+        a ``<p>`` of plain text, a label in ``<b>``, a link, an empty icon). False, having
+        done nothing, for a link that a See also box makes a block."""
+        if kind.block:
+            if self._buf:
+                self.flush()
+            else:
+                self._opens_block = True
+        elif kind.link and self._cut_links:
             return False
-        line = clean_text(child.text_content or "")
-        if line:
-            self.lines.append(line)
-        self._flushes += 1
-        return True
-
-    def _simple_paragraph(self, node: LexborNode) -> bool:
-        """Fast path for a ``<p>`` of texts and inline elements holding one text each.
-
-        E.g. a speaker's turn, ``<p><b>Name:</b> speech</p>``, or a sentence with a link.
-        No class, style or hidden attribute is allowed on those elements, so none can
-        hide, end the line or print a field: the paragraph is one line, and a turn when
-        it starts with a bold label. Returns False, having changed nothing, otherwise.
-        """
-        if self._field_context:
-            return False
-        pieces: list[str] = []
-        flags: list[bool] = []
-        outer_bold = self._bold_depth > 0
-        child = node.first_child
-        while child is not None:
-            if child.is_text_node:
-                pieces.append(child.text_content or "")
-                flags.append(outer_bold)
-            elif (tag := child.tag) and tag[0] != "-" and tag not in SKIPPED_TAGS:
-                text = _simple_inline_text(child, tag)
-                if text is None:
-                    return False
-                if text:
-                    pieces.append(text)
-                    flags.append(outer_bold or tag in BOLD_TAGS)
-            child = child.next
-        para = self._body and self._para is None
-        if para:
-            self._para = _Paragraph(len(self.lines))
-        self._buf.extend(pieces)
-        self._bold.extend(flags)
-        self.flush()
-        if para:
-            self._finish_paragraph()
-        return True
-
-    def _leave(self, exit_info: tuple) -> None:
-        """Close an element opened by :meth:`_enter`."""
-        block, bold, para, cell, context, capture = exit_info
-        if block:
+        if child is None:
+            return True
+        self._buf.append(child.text_content or "")
+        if kind.bold or self._bold_depth:
+            self._style.append(True)
+        else:
+            self._style.append(None if kind.emphasis or self._emphasis_depth else False)
+        if kind.block:
             self.flush()
-        elif cell:
+        return True
+
+    def _leave(self, leave: int) -> None:
+        """Close an element opened by :meth:`_enter`."""
+        if leave & _LEAVE_BLOCK:
+            self.flush()
+        elif leave & _LEAVE_CELL:
             self._buf.append(" ")
-            self._bold.append(False)
-        if capture is not None:
-            self._store(capture)
-        if context:
-            del self._context[-len(context) :]
+            self._style.append(False)
+        if leave & _LEAVE_CAPTURE:
+            self._store(self._captures.pop())
+        if leave & _LEAVE_CONTEXT:
+            del self._context[-len(self._opened_contexts.pop()) :]
             self._update_body()
-        self._bold_depth -= bold
-        if para:
-            self._finish_paragraph()
+        if leave & _LEAVE_STYLE:
+            self._bold_depth -= leave & _LEAVE_BOLD and 1
+            self._emphasis_depth -= leave & _LEAVE_EMPHASIS and 1
+            self._piece_style = (
+                True if self._bold_depth else None if self._emphasis_depth else False
+            )
 
     def _push_context(self, context: tuple[str, ...]) -> None:
         self._context.extend(context)
+        self._opened_contexts.append(context)
         self._update_body()
 
     def _update_body(self) -> None:
-        body = False
+        body = cut_links = False
         for name in self._context:
             if name == "read__internal_content":
                 body = True
-            elif name in ("read__cut", "read__bottommeta"):
+            elif name in _OUTSIDE_BODY:
                 body = False
-        self._body = body
+            elif name == "cut__description":
+                cut_links = True
+        self._body, self._cut_links = body, cut_links
         where = self._context[-1] if self._context else None
         self._field_context = where if where in _FIELD_CONTEXTS else None
 
     # -- turns
 
-    def _finish_paragraph(self) -> None:
-        """Record the paragraph just closed as a speaker turn when it has a label."""
-        para, self._para = self._para, None
-        if para is None or para.label is None:
+    def _body_line(self, line: str, at_br: bool) -> None:
+        """Give a line of the body to the turns (FORMAT.md): a label opens a turn (also
+        after a ``<br>``: someone else speaks); a section break or a sub-heading ends it;
+        an omission line is left out; any other line continues the open turn."""
+        style = self._style
+        bold = True in style
+        if bold and (style[0] or _BLANK.match(self._buf[0])):  # may open with a label
+            label = find_speaker(self._buf, style, line)
+            if label is not None:
+                self._end_turn()
+                speaker, speech = label
+                self._turn = (speaker, [speech] if speech else [])
+                return
+        turn = self._turn
+        if turn is None:
             return
-        speaker, first = para.label
-        rest = self.lines[para.start + 1 :]
-        self.turns.append(Turn(speaker, "\n".join([first, *rest]).strip("\n")))
+        styled = bold or None in style
+        if (styled or line[0] == "*") and self._ends_turn(line, styled, at_br):
+            self._end_turn()
+        elif line[0] != "<" or not _OMISSION.match(line):
+            turn[1].append(line)
+
+    def _ends_turn(self, line: str, styled: bool, at_br: bool) -> bool:
+        """True for a section break, and for a sub-heading: a whole paragraph (``styled``:
+        some of it bold or italic)."""
+        if line[0] == "*" and _SECTION_BREAK.match(line):
+            return True
+        return styled and self._opens_block and not at_br and self._is_subheading(line)
+
+    def _is_subheading(self, line: str) -> bool:
+        """True when the open line, a whole paragraph, is bold or italic throughout and not
+        a stage direction in brackets, "(Applause.)"."""
+        for piece, style in zip(self._buf, self._style, strict=True):
+            if style is False and not _BLANK.match(piece):
+                return False
+        return not (line[0] in "([" and line[-1] in ")]")
+
+    def _end_turn(self) -> None:
+        if self._turn is not None:
+            speaker, lines = self._turn
+            self.turns.append(Turn(speaker, "\n".join(lines)))
+            self._turn = None
 
     # -- fields
 
-    def _capture(self, tag: str, kind: _Kind, attrs: dict) -> tuple | None:
+    def _capture(self, tag: str, kind: _Kind, attrs: dict) -> _Capture | None:
         """Start capturing the text of an element that prints a field, if it is one."""
         key = None
         if tag == "h1":
@@ -554,7 +671,8 @@ class _Renderer:
             key = self._context_field(tag, kind.classes)
         if key is None:
             return None
-        return (key, len(self.lines), self._flushes, len(self._buf))
+        href = attrs.get("href") if tag == "a" else None
+        return _Capture(key, len(self.lines), self._flushes, len(self._buf), href)
 
     def _context_field(self, tag: str, classes: tuple[str, ...]) -> str | None:
         where = self._field_context
@@ -567,18 +685,19 @@ class _Renderer:
                 return "section"
         return None
 
-    def _store(self, capture: tuple) -> None:
+    def _store(self, capture: _Capture) -> None:
         """Store the text an element printed, from the lines and buffer it added to."""
-        key, start_line, start_flushes, start_buf = capture
-        if self._flushes == start_flushes:
-            parts = [clean_text("".join(self._buf[start_buf:]))]
+        if self._flushes == capture.start_flushes:
+            parts = [clean_text("".join(self._buf[capture.start_buf :]))]
         else:
-            parts = self.lines[start_line:] + [clean_text("".join(self._buf))]
+            parts = self.lines[capture.start_line :] + [clean_text("".join(self._buf))]
         parts = [part for part in parts if part]
-        if key == "lead":
+        if capture.key == "lead":
             self.fields.lead = "\n".join(parts)
+        elif capture.key in ("link", "link_meta"):
+            _store_link(self.fields, capture.key, " ".join(parts), capture.href)
         else:
-            _set_field(self.fields, key, " ".join(parts))
+            _set_field(self.fields, capture.key, " ".join(parts))
 
     # -- slider
 
@@ -600,20 +719,18 @@ class _Renderer:
         self._add_line(caption)
 
 
-def _simple_inline_text(node: LexborNode, tag: str) -> str | None:
-    """The text of an inline element that holds at most one text and nothing that could
-    hide it; "" when it is empty, None when it is anything else."""
-    if tag in BLOCK_TAGS or tag in CELL_TAGS or tag == "br":
-        return None
-    attrs = node.attributes
-    if attrs and ("class" in attrs or "hidden" in attrs or "style" in attrs):
-        return None
-    child = node.first_child
-    if child is None:
-        return ""
-    if not child.is_text_node or child.next is not None:
-        return None
-    return child.text_content or None
+def _store_link(fields: _Fields, key: str, text: str, href: str | None) -> None:
+    """A See also link's title is kept until the next one; a format line after it makes
+    the pair an attachment (title, format, size as printed, link)."""
+    if key == "link":
+        fields.link = (text, href) if text else None
+        return
+    if fields.link is None or not text:
+        return
+    title, url = fields.link
+    fields.link = None
+    file_format, _, size = text.partition(",")
+    fields.attachments.append(Attachment(title, file_format.strip(), size.strip(), url or href))
 
 
 def _first_field(classes: tuple[str, ...]) -> str | None:
@@ -801,7 +918,15 @@ def _build(
         photo_count=found.photo_count,
         turns=rendered.turns,
         kind="announcement" if "announce" in _classes(article) else "event",
+        attachments=[_absolute(item, canonical) for item in found.attachments],
     )
+
+
+def _absolute(attachment: Attachment, base: str | None) -> Attachment:
+    """The attachment with its link resolved against the page's canonical URL."""
+    if not attachment.url or not base:
+        return attachment
+    return replace(attachment, url=urljoin(base, attachment.url))
 
 
 _SITE_UPDATED = re.compile(
