@@ -4,6 +4,7 @@ real site, both served on 127.0.0.1."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import signal
@@ -24,6 +25,7 @@ from kremlin_archive.crawl import Crawler, CrawlOptions
 from kremlin_archive.fetch import Fetcher
 from kremlin_archive.lookup import iter_records
 from kremlin_archive.normalize import NORMALIZER_VERSION, parse_event_page
+from pages import FIXTURES
 from runcli import kremlin
 
 
@@ -630,3 +632,88 @@ def test_every_version_and_page_records_the_normalizer_that_made_it(fake_site, t
     assert query(db, "SELECT DISTINCT normalizer_version FROM pages") == [(NORMALIZER_VERSION,)]
     result = kremlin("renormalize", "--db", db)  # so an upgrade knows what to re-derive
     assert result.stdout.strip() == "pages 0, renormalized 0, unchanged 0, failed 0"
+
+
+# --- an archive made by the normalizer before whole turns (NORMALIZER_VERSION 3) ----------
+
+
+def _as_an_older_normalizer_left_it(db: Path) -> set[int]:
+    """Make the archive look as NORMALIZER_VERSION 3 made it: each speaker turn cut to its
+    first line (that normalizer kept only the labelled paragraph) and no attachments field.
+    Returns the event ids whose stored fields that changed."""
+    changed = set()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT v.id, p.event_id, v.fields FROM versions v JOIN pages p ON p.id = v.page_id"
+        ).fetchall()
+        for version_id, event_id, text in rows:
+            fields = json.loads(text)
+            older = dict(fields, turns=[[s, t.split("\n")[0]] for s, t in fields["turns"]])
+            older.pop("attachments", None)
+            if older != fields:
+                changed.add(event_id)
+            conn.execute(
+                "UPDATE versions SET fields = ?, normalizer_version = 3 WHERE id = ?",
+                (json.dumps(older, ensure_ascii=False), version_id),
+            )
+        conn.execute("UPDATE pages SET normalizer_version = 3")
+    return changed
+
+
+def test_renormalize_makes_the_turns_an_older_normalizer_stored_whole(tmp_path):
+    db = tmp_path / "kremlin.db"
+    pages = [FIXTURES / "en-transcripts-90003-whole-turns.html"]
+    pages.append(FIXTURES / "en-transcripts-90002-edge-cases.html")
+    assert kremlin("import", *pages, "--db", db).returncode == 0
+    assert _as_an_older_normalizer_left_it(db) == {90002, 90003}
+
+    result = kremlin("renormalize", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pages 2, renormalized 2, unchanged 0, failed 0"
+    added = query(
+        db,
+        "SELECT p.event_id, v.origin, v.changed_fields, v.body_changes FROM versions v"
+        " JOIN pages p ON p.id = v.page_id WHERE v.seq = 2 ORDER BY 1",
+    )
+    assert [(event_id, origin) for event_id, origin, *_ in added] == [
+        (90002, "renormalize"),
+        (90003, "renormalize"),
+    ]
+    changes = json.loads(added[1][3])
+    assert json.loads(added[1][2]) == ["attachments", "body"]  # the text did not change
+    assert not any(changes["paragraphs"].values()) and changes["turns"]["edited"] == 3
+    expected = parse_event_page(pages[0].read_bytes())
+    stored = query(db, "SELECT turn, speaker, text FROM turns WHERE event_id = 90003 ORDER BY 1")
+    assert stored == [(n, t.speaker, t.text) for n, t in enumerate(expected.turns, 1)]
+    speakers = query(
+        db, "SELECT speaker, count(*) FROM turns WHERE event_id = 90003 GROUP BY speaker"
+    )
+    assert dict(speakers)["Vladimir Putin"] == 1 and len(speakers) == 4
+    files = query(db, "SELECT title, format, size, url FROM attachments ORDER BY position")
+    assert files == [(a.title, a.format, a.size, a.url) for a in expected.attachments]
+    assert "renormalized 0" in kremlin("renormalize", "--db", db).stdout  # done once
+
+
+def test_a_crawl_rederives_the_turns_of_an_older_normalizer_on_capture(fake_site, tmp_path):
+    db = tmp_path / "kremlin.db"
+    assert crawl(db, fake_site).returncode == 0
+    older = _as_an_older_normalizer_left_it(db)
+    assert older, "the fake site has turns of several paragraphs"
+    event_id = min(older)
+
+    result = crawl(db, fake_site, "--id", str(event_id))
+    assert result.returncode == 0, result.stderr
+    assert "changed 0, unchanged 1" in result.stdout  # not an edit by the site
+    origins = query(
+        db,
+        "SELECT v.origin, v.normalizer_version FROM versions v JOIN pages p"
+        " ON p.id = v.page_id WHERE p.event_id = ? ORDER BY v.seq",
+        event_id,
+    )
+    assert origins == [("site", 3), ("renormalize", NORMALIZER_VERSION)]
+    current = query(
+        db,
+        "SELECT count(*) FROM turns WHERE event_id = ? AND text LIKE '%' || char(10) || '%'",
+        event_id,
+    )
+    assert current[0][0] >= 1  # a turn of several paragraphs again

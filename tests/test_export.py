@@ -144,12 +144,14 @@ def test_turns_have_one_line_per_speaker_turn_in_order(crawled, tmp_path):
     turns = [json.loads(x) for x in (tmp_path / "turns.jsonl").read_text().splitlines()]
     records = [json.loads(x) for x in (tmp_path / "j" / "events.jsonl").read_text().splitlines()]
     expected = [
-        (r["event_id"], r["version"], position, speaker, text)
+        (r["event_id"], r["date"], r["version"], number, speaker, text)
         for r in records
-        for position, (speaker, text) in enumerate(r["turns"], 1)
+        for number, (speaker, text) in enumerate(r["turns"], 1)
     ]
     assert expected, "the fake site has speaker turns"
-    got = [(t["event_id"], t["version"], t["position"], t["speaker"], t["text"]) for t in turns]
+    got = [
+        (t["event_id"], t["date"], t["version"], t["turn"], t["speaker"], t["text"]) for t in turns
+    ]
     assert got == expected
     assert all(t["site"] == "en.kremlin.ru" for t in turns)
 

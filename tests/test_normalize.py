@@ -936,7 +936,6 @@ def test_cli_refuses_a_cut_page_with_the_reason(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-
 # --- the site's own "Last updated at" stamp (outside the article) -------------------------
 
 

@@ -57,12 +57,15 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
                  "failed"), attempts, changes, targets (URLs with secrets masked), error
 
     views        current_transcripts (each page's latest version), changes (every
-                 version after the first, newest first): plain names for Datasette
+                 version after the first, newest first), turns (site, event_id, date,
+                 version, turn, speaker, text, url: the speaker turns of each page's
+                 latest version), attachments (site, event_id, date, version, position,
+                 title, format, size, url): plain names for Datasette
 
 Identity and dedup: a page is (site, event_id); a raw page is the SHA-256 of its body and
 is stored once; a version is kept only when the text, white space folded
-(``text_sha256``), or the compared fields (``fields_sha256``) differ from the current one
-(``changeset.Content.same_as``).
+(``text_sha256``), the compared fields (``fields_sha256``) or the speaker turns and
+attachments differ from the current one (``changeset.Content.same_as``).
 Saving the same capture twice (same page, time, source, status and body) is a no-op that
 returns the outcome stored the first time, so an interrupted import or crawl can be
 replayed. Each capture is one transaction.
@@ -257,6 +260,33 @@ _VERSION_COLUMNS = (
 def sha1_base32(data: bytes) -> str:
     """The digest a Wayback CDX index gives a body: its SHA-1 in base 32."""
     return base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+@migrations(name="008_turns_views")
+def _migration_008(db: Database) -> None:
+    """Who said what, for SQL and Datasette: one row per speaker turn (``turns``) and per
+    attached file (``attachments``) of each page's current version, read from the version's
+    fields, e.g. ``select speaker, count(*) from turns group by speaker``."""
+    db.execute(
+        """CREATE VIEW turns AS
+        SELECT p.site, p.event_id, json_extract(v.fields, '$.date') AS date,
+               v.seq AS version, t.key + 1 AS turn,
+               json_extract(t.value, '$[0]') AS speaker, json_extract(t.value, '$[1]') AS text,
+               p.url
+        FROM pages p JOIN versions v ON v.page_id = p.id, json_each(v.fields, '$.turns') t
+        WHERE v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = p.id)"""
+    )
+    db.execute(
+        """CREATE VIEW attachments AS
+        SELECT p.site, p.event_id, json_extract(v.fields, '$.date') AS date,
+               v.seq AS version, a.key + 1 AS position,
+               json_extract(a.value, '$.title') AS title,
+               json_extract(a.value, '$.format') AS format,
+               json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.url') AS url
+        FROM pages p JOIN versions v ON v.page_id = p.id,
+             json_each(v.fields, '$.attachments') a
+        WHERE v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = p.id)"""
+    )
 
 
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"

@@ -1,7 +1,8 @@
 """Pure: what tells two versions of a page apart, and what changed between them.
 
-A version is kept only when its text, white space folded (``text_sha256``), or its
-compared fields (``fields_sha256``, COMPARED_FIELDS folded) differ from its predecessor's;
+A version is kept only when its text, white space folded (``text_sha256``), its compared
+fields (``fields_sha256``, COMPARED_FIELDS folded) or its derived fields (DERIVED_FIELDS:
+speaker turns, attachments) differ from its predecessor's;
 its change record names the fields that changed ("body" for the rest of the text) and
 counts the paragraphs and speaker turns added, removed and edited (difflib opcodes).
 
@@ -34,6 +35,13 @@ COMPARED_FIELDS = (
     "photo_count",
     "kind",
 )
+
+
+#: Fields derived from the text (who said which lines, the files of the See also boxes):
+#: compared by value, and kept out of ``fields_sha256`` so that the hashes stored by
+#: earlier versions stay comparable. A change in them alone (a normalizer that reads the
+#: same text better) still makes a new version.
+DERIVED_FIELDS = ("turns", "attachments")
 
 
 class TranscriptLike(Protocol):
@@ -92,14 +100,23 @@ class Content:
         return cls(transcript.title, text, fields, text_sha256(text), fields_sha256(fields))
 
     def same_as(self, other: Content | _Hashed) -> bool:
-        """The same version: equal text and compared fields, white space folded."""
+        """The same version: equal text, compared fields and derived fields, white space
+        folded."""
         same_text = other.text_sha256 == self.text_sha256
-        return same_text and other.fields_sha256 == self.fields_sha256
+        if not (same_text and other.fields_sha256 == self.fields_sha256):
+            return False
+        return not changed_derived(other.fields, self.fields)
 
 
 class _Hashed(Protocol):
     text_sha256: str
     fields_sha256: str
+    fields: dict
+
+
+def changed_derived(old: dict, new: dict) -> list[str]:
+    """The DERIVED_FIELDS that differ, white space folded (absent is empty)."""
+    return [n for n in DERIVED_FIELDS if fold(old.get(n) or []) != fold(new.get(n) or [])]
 
 
 class _Versioned(Protocol):
@@ -157,6 +174,8 @@ def body_changes(old: dict, old_text: str, new: dict, new_text: str) -> dict:
 def changed_fields(old: dict, old_text: str, new: dict, new_text: str) -> tuple[list, dict]:
     """The names of the fields that changed ("body" for the rest) and the body changes."""
     names = [n for n in COMPARED_FIELDS if fold(old.get(n)) != fold(new.get(n))]
+    if "attachments" in changed_derived(old, new):
+        names.append("attachments")
     body = body_changes(old, old_text, new, new_text)
     if any(any(counts.values()) for counts in body.values()):
         names.append("body")

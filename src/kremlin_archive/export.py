@@ -10,7 +10,7 @@ into place, the manifest last, so a manifest always describes whole files.
     jsonl   events.jsonl (versions.jsonl with all versions): one record per line
     csv     events.csv (versions.csv): the same columns; lists and dicts as JSON strings
     txt     <id>.txt per event (<site>-<id>.txt off en.kremlin.ru; -v<N> with all versions)
-    turns   turns.jsonl: one line per speaker turn (event, version, position, speaker, text)
+    turns   turns.jsonl: one line per speaker turn (event, date, version, turn, speaker, text)
     warc    captures.warc.gz: every capture as a WARC record (see ``warc.py``), gzip per record
 """
 
@@ -66,6 +66,7 @@ COLUMNS = (
     "published",
     "photo_count",
     "turns",
+    "attachments",
     "text",
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -306,19 +307,21 @@ def write_turns(rows: Iterator[Record], options: ExportOptions) -> list[FileEntr
     def fill(out: HashingWriter) -> None:
         for record in rows:
             turns = record.version.fields.get("turns") or []
-            for position, (speaker, text) in enumerate(turns, 1):
-                out.write(_json_line(_turn(record, position, speaker, text)))
+            for number, (speaker, text) in enumerate(turns, 1):
+                out.write(_json_line(_turn(record, number, speaker, text)))
                 out.entry.records += 1
 
     return [_stream(options.out / "turns.jsonl", fill)]
 
 
-def _turn(record: Record, position: int, speaker: str, text: str) -> dict:
+def _turn(record: Record, number: int, speaker: str, text: str) -> dict:
+    """One turn: the columns of the archive's ``turns`` view (without the URL)."""
     return {
         "site": record.site,
         "event_id": record.event_id,
+        "date": record.version.fields.get("date"),
         "version": record.version.seq,
-        "position": position,
+        "turn": number,
         "speaker": speaker,
         "text": text,
     }

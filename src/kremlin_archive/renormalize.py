@@ -99,11 +99,13 @@ def rederive_current(archive: Archive, page_id: int, normalizer: Normalizer) -> 
 def save_capture(archive: Archive, capture: Capture, normalizer: Normalizer = INSTALLED) -> str:
     """Save a capture whose transcript ``normalizer`` made (``Archive.save_capture``'s
     outcome). Where the page's current version was made by another normalizer, it is
-    re-derived first, in the same transaction, so that only a real edit is "changed"."""
+    re-derived first, in the same transaction, so that only a real edit is "changed"; a
+    304 (the page as it was) brings it up to date too."""
     if capture.transcript is not None and capture.normalizer_version is None:
         capture = replace(capture, normalizer_version=normalizer.version)
     with archive.transaction():
-        if capture.transcript is not None and capture.error is None:
+        answered = capture.transcript is not None or capture.status == 304
+        if answered and capture.error is None:
             _bring_up_to_date(archive, capture, normalizer)
         return archive.save_capture(capture)
 
