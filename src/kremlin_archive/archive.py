@@ -39,8 +39,10 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
                changed_fields (JSON list), body_changes (JSON)
                └── versions_fts    FTS5 over title and text (content table, triggers)
 
-    raw_pages    sha256 (of the body as received), bytes, compression, body (zlib), first_seen_at,
+    raw_pages    sha256 (of the body as received), bytes, compression, body, first_seen_at,
+                 base_sha256, dict_id, depth (how it is encoded: see rawcodec),
                  sha1_base32 (the digest a Wayback CDX index gives the same body)
+    raw_dicts    id, created_at, samples, bytes, dict: the trained zstd dictionaries
     rederivations     id, page_id, run_id, rederived_at, capture_id, reason, old_versions,
                       new_versions: a page's version chain worked out again
     retired_versions  the versions rows a re-derivation replaced, with its id
@@ -91,7 +93,6 @@ import json
 import logging
 import os
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ from urllib.parse import quote
 
 from sqlite_utils import Database, Migrations
 
+from . import rawcodec
 from .changeset import Change, Content, Link, TranscriptLike, canonical_json, sha256_hex
 from .errors import ArchiveError, BadSearchQuery, DatabaseBusy, NotAnArchive, NotArchived
 from .timeutil import utc_now
@@ -110,7 +112,6 @@ OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
 RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
 #: The run count each capture outcome adds to.
 OUTCOME_COUNTS = dict(zip(OUTCOMES, RUN_COUNTS[1:], strict=True))
-ZLIB_LEVEL = 6  # level 9 costs 10-20 % more time for 0.4-0.7 % fewer bytes
 GONE_STATUSES = (404, 410)
 
 migrations = Migrations("kremlin_archive")
@@ -226,7 +227,7 @@ def _migration_010(db: Database) -> None:
     db.execute("ALTER TABLE raw_pages ADD COLUMN sha1_base32 TEXT")
     rows = db.execute("SELECT sha256, body FROM raw_pages").fetchall()
     for sha, body in rows:
-        digest = sha1_base32(zlib.decompress(body))
+        digest = sha1_base32(rawcodec.decode("zlib", body))  # before 014 all are zlib
         db.execute("UPDATE raw_pages SET sha1_base32 = ? WHERE sha256 = ?", (digest, sha))
     for statement in _SCHEMA_010:
         db.execute(statement)
@@ -289,6 +290,26 @@ def _migration_008(db: Database) -> None:
     )
 
 
+@migrations(name="014_raw_page_codecs")
+def _migration_014(db: Database) -> None:
+    """Raw pages stored with zstd (``rawcodec``): alone with a dictionary trained from the
+    archive's own pages (``raw_dicts``, one row per version of it), or as a delta against
+    another raw page (``base_sha256``, ``depth`` deltas deep). zlib rows stay readable;
+    ``kremlin-archive compact`` converts them."""
+    db.execute(
+        """CREATE TABLE raw_dicts (
+        id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, samples INTEGER NOT NULL,
+        bytes INTEGER NOT NULL, dict BLOB NOT NULL)"""
+    )
+    db.execute("ALTER TABLE raw_pages ADD COLUMN base_sha256 TEXT REFERENCES raw_pages(sha256)")
+    db.execute("ALTER TABLE raw_pages ADD COLUMN dict_id INTEGER REFERENCES raw_dicts(id)")
+    db.execute("ALTER TABLE raw_pages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX raw_pages_base ON raw_pages (base_sha256)")
+
+
+_NEWEST_FULL_RAW = (
+    "SELECT sha256 FROM raw_pages WHERE base_sha256 IS NULL ORDER BY first_seen_at DESC LIMIT ?"
+)
 _CURRENT_VERSION = "v.seq = (SELECT max(seq) FROM versions w WHERE w.page_id = v.page_id)"
 _RUN_OUTCOME = """CASE WHEN finished_at IS NULL THEN 'unfinished' WHEN error IS NOT NULL
     THEN 'error' WHEN failed > 0 THEN 'partial' ELSE 'ok' END"""
@@ -720,7 +741,7 @@ class Archive:
 
     def _record(self, page: sqlite3.Row, capture: Capture, raw_sha: str | None) -> str:
         if raw_sha is not None:
-            self._save_raw(raw_sha, capture.body, capture.captured_at)
+            self._save_raw(raw_sha, capture.body, capture.captured_at, page["id"])
         outcome, version_id, error = self._classify(page, capture, raw_sha)
         past = _before(capture.captured_at, page["last_checked_at"])
         change = None if past else _status_change(page["status"], outcome)
@@ -747,15 +768,72 @@ class Archive:
             return (*self._save_version(page, capture, raw_sha), None)
         return "error", None, _error_text(capture.status)
 
-    def _save_raw(self, sha: str, body: bytes, seen_at: str) -> None:
+    def _save_raw(self, sha: str, body: bytes, seen_at: str, page_id: int) -> None:
+        """Store a raw body once: alone with the archive's dictionary, or as a delta
+        against the page's newest raw page when that is smaller (a re-capture whose
+        chrome changed costs little). The first pages of an archive train its dictionary."""
         exists = self.conn.execute("SELECT 1 FROM raw_pages WHERE sha256 = ?", (sha,)).fetchone()
         if exists:
             return
+        encoded = rawcodec.encode(body, self._delta_base(page_id), self.dictionary())
+        self._insert_raw(sha, body, encoded, seen_at)
+        self._train_when_due()
+
+    def _insert_raw(self, sha: str, body: bytes, encoded: rawcodec.Encoded, seen_at: str) -> None:
         self.conn.execute(
             "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at,"
-            " sha1_base32) VALUES (?, ?, 'zlib', ?, ?, ?)",
-            (sha, len(body), zlib.compress(body, ZLIB_LEVEL), seen_at, sha1_base32(body)),
+            " base_sha256, dict_id, depth, sha1_base32) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha, len(body), encoded.compression, encoded.body, seen_at,
+                *_codec_columns(encoded), sha1_base32(body),
+            ),  # fmt: skip
         )
+
+    def _delta_base(self, page_id: int) -> rawcodec.Base | None:
+        """The page's newest raw page (by capture time), which a new one may be a delta of."""
+        row = self.conn.execute(
+            "SELECT r.sha256, r.depth FROM captures c JOIN raw_pages r ON r.sha256 = c.raw_sha256"
+            " WHERE c.page_id = ? ORDER BY c.captured_at DESC, c.id DESC LIMIT 1",
+            (page_id,),
+        ).fetchone()
+        if row is None or row["depth"] >= rawcodec.MAX_DELTA_DEPTH:
+            return None
+        return rawcodec.Base(row["sha256"], self._decoded(row["sha256"]), row["depth"])
+
+    def dictionary(self) -> tuple[int, bytes] | None:
+        """The newest trained dictionary (id, bytes), read once per connection."""
+        if not hasattr(self, "_newest_dict"):
+            row = self.conn.execute(
+                "SELECT id, dict FROM raw_dicts ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            self._newest_dict = (row["id"], row["dict"]) if row else None
+        return self._newest_dict
+
+    def _train_when_due(self) -> None:
+        """Train the archive's first dictionary once it holds enough raw pages."""
+        if self.dictionary() is not None:
+            return
+        if not hasattr(self, "_raw_count"):
+            self._raw_count = self.conn.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+        else:
+            self._raw_count += 1
+        if self._raw_count >= rawcodec.DICT_SAMPLES:
+            self.train_dictionary(self.conn.execute(_NEWEST_FULL_RAW, (rawcodec.DICT_SAMPLES,)))
+
+    def train_dictionary(self, rows: Iterable[sqlite3.Row]) -> int | None:
+        """Train a new dictionary from the raw pages named by ``rows`` (``sha256``) and
+        store it; later raw pages use it. None when the pages are too few to train one."""
+        samples = [self._decoded(row["sha256"]) for row in rows]
+        try:
+            data = rawcodec.train_dictionary(samples)
+        except rawcodec.CodecError as exc:
+            logger.info("no dictionary trained pages=%d reason=%s", len(samples), exc)
+            return None
+        row = {"created_at": utc_now(), "samples": len(samples), "bytes": len(data), "dict": data}
+        dict_id = self._insert("raw_dicts", row)
+        self._newest_dict = (dict_id, data)
+        logger.info("dictionary trained id=%d pages=%d bytes=%d", dict_id, len(samples), len(data))
+        return dict_id
 
     def _save_version(
         self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
@@ -1318,11 +1396,117 @@ class Archive:
         return self._all(sql, (since, since))[0][0]
 
     def raw_body(self, sha256: str) -> bytes:
-        """A stored raw body, decompressed; raises NotArchived."""
+        """A stored raw body, decompressed; raises NotArchived, or ArchiveError when the
+        stored bytes cannot be decoded."""
+        with self._errors():
+            return self._decoded(sha256)
+
+    def _decoded(self, sha256: str, hops: int = rawcodec.MAX_DELTA_DEPTH + 2) -> bytes:
+        row = self.conn.execute(
+            "SELECT compression, body, base_sha256, dict_id FROM raw_pages WHERE sha256 = ?",
+            (sha256,),
+        ).fetchone()
+        if row is None:
+            raise NotArchived(f"no raw page {sha256} in {self.path}")
+        base = None
+        if row["base_sha256"] is not None:
+            if hops <= 0:
+                raise ArchiveError(f"raw page {sha256} in {self.path}: its delta chain loops")
+            base = self._decoded(row["base_sha256"], hops - 1)
+        dictionary = self._dict_bytes(row["dict_id"]) if row["dict_id"] is not None else None
+        try:
+            return rawcodec.decode(row["compression"], row["body"], base, dictionary)
+        except rawcodec.CodecError as exc:
+            raise ArchiveError(
+                f"raw page {sha256} in {self.path} cannot be read back: {exc}; "
+                "run kremlin-archive verify to check the others"
+            ) from None
+
+    def _dict_bytes(self, dict_id: int) -> bytes:
+        cache = self.__dict__.setdefault("_dicts", {})
+        if dict_id not in cache:
+            row = self.conn.execute("SELECT dict FROM raw_dicts WHERE id = ?", (dict_id,))
+            found = row.fetchone()
+            if found is None:
+                raise ArchiveError(f"dictionary {dict_id} is missing from {self.path}")
+            cache[dict_id] = found["dict"]
+        return cache[dict_id]
+
+    # -- raw page maintenance (verify, compact)
+
+    def iter_raw_page_facts(self) -> Iterator[sqlite3.Row]:
+        """Every raw page's sha256, size, encoding and stored size, in hash order."""
+        with self._errors():
+            yield from self.conn.execute(
+                "SELECT sha256, bytes, compression, length(body) AS stored, dict_id, depth,"
+                " base_sha256 FROM raw_pages ORDER BY sha256"
+            )
+
+    def raw_pages_to_compact(self) -> list[sqlite3.Row]:
+        """Raw pages not in the newest encoding (zlib, or zstd without the newest
+        dictionary), with the page whose previous capture may serve as a delta base and
+        whether other raw pages are deltas of them; in capture order."""
+        newest = self.dictionary()
+        sql = """
+            SELECT r.sha256, r.compression, r.dict_id,
+                   EXISTS (SELECT 1 FROM raw_pages d WHERE d.base_sha256 = r.sha256) AS used,
+                   (SELECT c.page_id FROM captures c WHERE c.raw_sha256 = r.sha256
+                    ORDER BY c.captured_at, c.id LIMIT 1) AS page_id,
+                   (SELECT min(c.captured_at) FROM captures c WHERE c.raw_sha256 = r.sha256)
+                    AS captured_at
+            FROM raw_pages r
+            WHERE r.compression = 'zlib' OR (r.compression = 'zstd' AND r.dict_id IS NOT ?)
+            ORDER BY captured_at, r.sha256"""
+        return self._all(sql, (newest[0] if newest else None,))
+
+    def full_base_before(self, page_id: int, captured_at: str, sha256: str) -> rawcodec.Base | None:
+        """The page's raw page captured just before ``captured_at`` when it is stored whole
+        (a delta against it cannot make a chain or a loop), else None."""
+        row = self._all(
+            "SELECT r.sha256 FROM captures c JOIN raw_pages r ON r.sha256 = c.raw_sha256"
+            " WHERE c.page_id = ? AND c.captured_at < ? AND r.sha256 != ?"
+            " ORDER BY c.captured_at DESC, c.id DESC LIMIT 1",
+            (page_id, captured_at, sha256),
+        )
+        if not row or self._all("SELECT depth FROM raw_pages WHERE sha256 = ?", (row[0][0],))[0][0]:
+            return None
+        return rawcodec.Base(row[0][0], self.raw_body(row[0][0]), 0)
+
+    def raw_stored(self, sha256: str) -> bytes:
+        """The stored (encoded) bytes of a raw page."""
         found = self._all("SELECT body FROM raw_pages WHERE sha256 = ?", (sha256,))
         if not found:
             raise NotArchived(f"no raw page {sha256} in {self.path}")
-        return zlib.decompress(found[0]["body"])
+        return found[0]["body"]
+
+    def reencode_raw_page(self, sha256: str, encoded: rawcodec.Encoded) -> None:
+        """Store a raw page anew in ``encoded`` (its bytes decode to the same body)."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE raw_pages SET compression = ?, body = ?, base_sha256 = ?, dict_id = ?,"
+                " depth = ? WHERE sha256 = ?",
+                (encoded.compression, encoded.body, *_codec_columns(encoded), sha256),
+            )
+
+    def sample_raw_pages(self, count: int) -> list[sqlite3.Row]:
+        """Up to ``count`` whole raw pages spread over the archive (for training)."""
+        total = self._all("SELECT count(*) FROM raw_pages WHERE base_sha256 IS NULL")[0][0]
+        step = max(1, total // max(1, count))
+        return self._all(
+            "SELECT sha256 FROM (SELECT sha256, row_number() OVER (ORDER BY sha256) AS n"
+            " FROM raw_pages WHERE base_sha256 IS NULL) WHERE n % ? = 0 LIMIT ?",
+            (step, count),
+        )
+
+    def train_new_dictionary(self, count: int) -> int | None:
+        """Train and store a dictionary from ``count`` raw pages spread over the archive."""
+        with self.transaction():
+            return self.train_dictionary(self.sample_raw_pages(count))
+
+    def vacuum(self) -> None:
+        """Give the space freed by re-encoded pages back to the file system."""
+        with self._errors():
+            self.conn.execute("VACUUM")
 
     # -- reading for the read commands: list, export, status
 
@@ -1500,6 +1684,10 @@ WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR site = ?)
 ORDER BY at DESC, capture_id DESC, kind
 LIMIT ?
 """
+
+
+def _codec_columns(encoded: rawcodec.Encoded) -> tuple:
+    return (encoded.base_sha256, encoded.dict_id, encoded.depth)
 
 
 def _site_updated(transcript: object | None) -> str | None:

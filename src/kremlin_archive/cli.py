@@ -400,6 +400,60 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+@main.command()
+@config_options
+@handle_errors
+def verify(config_path: Path | None, db_path: Path | None, log_level: str | None) -> None:
+    """Read every stored raw page back and check its SHA-256 (exit 1 if any fails).
+
+    \b
+    Example:
+      kremlin-archive verify --db archive/kremlin.db
+    """
+    from .lookup import open_archive
+    from .maintenance import verify_raw_pages
+
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
+    with open_archive(config.database.path, config.database.busy_timeout) as archive:
+        result = verify_raw_pages(archive)
+    for sha, problem in result.bad:
+        click.echo(f"bad raw page {sha}: {problem}", err=True)
+    click.echo(result.summary())
+    if not result.ok:
+        raise Failure(f"{len(result.bad)} raw pages do not read back as stored; see above")
+
+
+@main.command()
+@config_options
+@click.option("--retrain", is_flag=True, help="Train a new dictionary from the archive first.")
+@click.option("--no-vacuum", is_flag=True, help="Leave the freed space inside the file.")
+@handle_errors
+def compact(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    retrain: bool,
+    no_vacuum: bool,
+) -> None:
+    """Store older raw pages anew: zstd with the archive's dictionary, deltas of re-captures.
+
+    Every page is checked to read back the same before it replaces the old bytes; an
+    interrupted compact resumes where it stopped.
+
+    \b
+    Example:
+      kremlin-archive compact --db archive/kremlin.db
+    """
+    from .lookup import open_archive
+    from .maintenance import compact_archive
+
+    config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
+    db = config.database
+    with open_archive(db.path, db.busy_timeout, read_only=False) as archive:
+        result = compact_archive(archive, retrain=retrain, vacuum=not no_vacuum)
+    click.echo(result.summary())
+
+
 @main.command("config")
 @config_file_option
 @click.option("--defaults", is_flag=True, help="Print the documented defaults as TOML.")
