@@ -1001,7 +1001,7 @@ class Archive:
             stored = self._stored_outcome(page["id"], capture, raw_sha)
             if stored is not None:
                 return PastCapture(page["id"], None, stored)
-            self._save_raw(raw_sha, capture.body, capture.captured_at)
+            self._save_raw(raw_sha, capture.body, capture.captured_at, page["id"])
             capture_id = self._insert_capture(
                 page["id"], capture, raw_sha, "unchanged", None, None, None
             )
