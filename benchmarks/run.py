@@ -45,6 +45,7 @@ sys.path.insert(0, str(BENCH))
 import archive_size  # noqa: E402
 import export as export_bench  # noqa: E402
 import normalize as normalize_bench  # noqa: E402
+import sections  # noqa: E402
 from kremlin_archive.config import load_config, with_base_url  # noqa: E402
 from kremlin_archive.crawl import CrawlOptions, run_crawl  # noqa: E402
 from kremlin_archive.normalize import parse_event_page  # noqa: E402
@@ -360,15 +361,7 @@ def render_table(rows: list[Figure], m: Measured, command: str) -> str:
 def write_section(path: Path, section: str) -> None:
     """Replace the summary section of ``path`` (up to the next ``## ``), or put it right
     after the title."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end:] if end >= 0 else "")
-    else:
-        title_end = text.find("\n") + 1 if text.startswith("# ") else 0
-        text = text[:title_end] + "\n" + section + "\n" + text[title_end:].lstrip("\n")
-    path.write_text(text, encoding="utf-8")
+    sections.write_section(path, section, SECTION, first=True)
 
 
 def main() -> None:

@@ -50,12 +50,14 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fakesite import generate_page, render_event_page  # noqa: E402
 from fakewayback import FakeWayback  # noqa: E402
 from kremlin_archive.archive import Archive, Capture  # noqa: E402
 from kremlin_archive.chronology import save_capture  # noqa: E402
 from kremlin_archive.normalize import parse_event_page  # noqa: E402
+from sections import write_section  # noqa: E402
 
 BENCH = ROOT / "benchmarks"
 SECTION = "## Wayback backfill (benchmarks/wayback.py)"
@@ -238,18 +240,6 @@ def render(r: dict, command: str) -> str:
     )
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (up to the next ``## ``), or add it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not re.fullmatch(r"(?i)\w+_proxy", k)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
@@ -268,7 +258,7 @@ def main() -> None:
     section = render(measure(args.pages), command)
     print(section)
     if not args.no_write:
-        write_section(args.out, section)
+        write_section(args.out, section, SECTION)
 
 
 if __name__ == "__main__":
