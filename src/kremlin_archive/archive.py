@@ -784,8 +784,13 @@ class Archive:
             "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at,"
             " base_sha256, dict_id, depth, sha1_base32) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                sha, len(body), encoded.compression, encoded.body, seen_at,
-                *_codec_columns(encoded), sha1_base32(body),
+                sha,
+                len(body),
+                encoded.compression,
+                encoded.body,
+                seen_at,
+                *_codec_columns(encoded),
+                sha1_base32(body),
             ),  # fmt: skip
         )
 
