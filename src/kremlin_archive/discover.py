@@ -22,7 +22,8 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from .decoding import decode_html
-from .errors import FeedError
+from .errors import FeedError, MarkupRefused
+from .htmlguard import check_markup
 from .timeutil import to_utc
 from .urls import site_host
 
@@ -232,7 +233,10 @@ def parse_listing(body: str | bytes, page_url: str, canonical_url: str) -> Listi
     """Event links of one listing page (/events/president/news/page/N, or the page a
     /by-date/DD.MM.YYYY address shows), in page order, one per event, with the day of
     each item; the promoted box and the site menus are not part of the list."""
-    tree = LexborHTMLParser(_decode_html(body))
+    try:
+        tree = LexborHTMLParser(check_markup(_decode_html(body), page_url))
+    except MarkupRefused as exc:
+        raise FeedError(str(exc)) from None
     lister = tree.css_first("div.lister-page") or tree.css_first("#events")
     if lister is None:
         raise FeedError(f"{page_url}: not a listing page (no list of events)")

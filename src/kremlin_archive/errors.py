@@ -17,6 +17,7 @@ Every failure the program can explain to a user is one of these; the CLI turns t
     │   └── FetchInterrupted     a stop was asked for while waiting or reading a body
     ├── PageError                a body is not what it should be
     │   ├── NotAnEventPage       not a whole event page (listing, photos tab, challenge, cut)
+    │   ├── MarkupRefused        nested too deep or too many elements to parse safely
     │   └── FeedError            a feed or listing page that cannot be read
     ├── ArchiveError             the database side
     │   ├── NotArchived          no page with that id or URL in the archive
@@ -99,6 +100,11 @@ class NotAnEventPage(PageError):
         super().__init__(f"not an event page{where}: {reason}")
         self.reason = reason
         self.url = url
+
+
+class MarkupRefused(PageError):
+    """The markup is nested too deep, or holds too many elements, to be parsed in bounded
+    time and memory (``htmlguard``); refused before any parse."""
 
 
 class FeedError(PageError):

@@ -29,6 +29,7 @@ from ._article_scan import SNIFF_BYTES, article_document
 from .config import SITE_URLS_BY_LANGUAGE
 from .decoding import decode_html
 from .errors import NotAnEventPage
+from .htmlguard import check_markup
 from .timeutil import format_utc
 
 logger = logging.getLogger(__name__)
@@ -858,7 +859,7 @@ def parse_event_page(html: str | bytes, url: str | None = None) -> Transcript:
     """Render one event page. Raises NotAnEventPage (or another PageError) with the reason."""
     if isinstance(html, bytes | bytearray):
         html = _decode_body(bytes(html), url)
-    tree = _parse(article_document(html, url))
+    tree = _parse(check_markup(article_document(html, url), url))
     article, content = _find_article(tree, url)
     transcript = _build(tree, article, content, url)
     transcript = replace(transcript, site_updated_at=parse_site_updated(html))
