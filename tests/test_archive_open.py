@@ -5,10 +5,7 @@ made by a newer kremlin-archive is refused by every command (issue 19, items 9 a
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakesite import FakeSite
+from mounts import cli_line, read_only, run_with_mounts, skip_without_private_mounts
 from runcli import kremlin
 
 READERS = [
@@ -80,40 +78,13 @@ def connected(db: Path) -> Iterator[sqlite3.Connection]:
 # --- read-only media -----------------------------------------------------------------------
 
 
-def _can_mount_read_only() -> str | None:
-    """None when this machine lets a test bind-mount a folder read-only in a private mount
-    namespace (``unshare -m``, as root); else why not."""
-    if shutil.which("unshare") is None or shutil.which("mount") is None:
-        return "unshare or mount not installed"
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp"],
-        capture_output=True,
-        text=True,
-    )
-    return None if probe.returncode == 0 else f"no private read-only mount: {probe.stderr}"
-
-
-def run_on_read_only_mount(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """``kremlin-archive ARGS`` with ``folder`` mounted read-only (for that process only)."""
-    command = " ".join(f"'{a}'" for a in (sys.executable, "-m", "kremlin_archive", *args))
-    script = f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}' && "
-    return subprocess.run(
-        ["unshare", "-m", "sh", "-c", script + command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize("args", READERS, ids=READER_IDS)
 def test_every_reader_works_on_a_read_only_mount(site, archive, tmp_path, args):
-    why_not = _can_mount_read_only()
-    if why_not:
-        pytest.skip(why_not)
+    skip_without_private_mounts()
     db = copy_of(archive, tmp_path / "media")
     before = sorted(p.name for p in db.parent.iterdir())
-    out = tmp_path / "out"
-    result = run_on_read_only_mount(db.parent, *reader_args(args, site, out), "--db", str(db))
+    command = cli_line(*reader_args(args, site, tmp_path / "out"), "--db", db)
+    result = run_with_mounts(read_only(db.parent), command)
     assert result.returncode == 0, result.stderr
     assert "unable to open database file" not in result.stderr
     assert sorted(p.name for p in db.parent.iterdir()) == before

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from hostilesite import HostileSite, wait_until
+from hostilesite import HostileSite, deep_page, wait_until
+from mounts import cli_line, run_with_mounts, skip_without_private_mounts, small_disk
 from runcli import kremlin
 
 FEED = "/events/president/news/feed"
@@ -184,3 +185,35 @@ def test_a_killed_run_keeps_the_counts_of_what_it_archived(site, tmp_path):
     status = json.loads(kremlin("status", "--json", "--db", db).stdout)
     assert status["last_runs"]["manual"]["outcome"] == "interrupted"
     assert status["last_runs"]["manual"]["new"] == 3
+
+
+def test_a_crawl_that_fills_the_disk_says_what_it_kept(tmp_path):
+    """It said "nothing was written" when 23 pages were, and the run kept zero counts."""
+    skip_without_private_mounts()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    db = disk / "a.db"
+    with HostileSite(n_pages=40, seed=6, chrome=True) as big:
+        crawl_line = cli_line("crawl", "--db", db, "--base-url", big.url, "--delay", "0")
+        status = cli_line("status", "--json", "--db", db)
+        count = f"{sys.executable} -c \"import sqlite3; print('versions', sqlite3.connect('{db}')"
+        count += ".execute('select count(*) from versions').fetchone()[0])\""
+        then = f"{crawl_line} || echo exit=$?; {status} > {tmp_path}/status.json; {count}"
+        result = run_with_mounts(small_disk(disk, 320), then)
+    assert "exit=1" in result.stdout, result.stderr
+    assert "is full" in result.stderr and "everything saved before it is kept" in result.stderr
+    assert "nothing was written" not in result.stderr
+    assert "Traceback" not in result.stderr
+    versions = int(result.stdout.split("versions")[-1])
+    assert 0 < versions < 40
+    run = json.loads((tmp_path / "status.json").read_text())["last_runs"]["manual"]
+    assert run["new"] == versions
+
+
+def test_a_deeply_nested_page_is_one_failed_capture_and_the_run_goes_on(site, tmp_path):
+    deep = site.ids[1]
+    site.add_raw(f"/events/president/news/{deep}", deep_page(site, deep, 40_000))
+    result = crawl(site, tmp_path / "a.db")
+    assert result.returncode == 1
+    assert result.stdout.strip().endswith("new 4, changed 0, unchanged 0, gone 0, failed 1")
+    assert f"news/{deep}: markup refused before parsing" in result.stderr

@@ -4,8 +4,16 @@ Records are read from a cursor and written as they come, each file hashed while 
 written, so memory stays flat however large the archive. The same archive gives the same
 bytes: records go in a fixed order (site, event id, version), JSON keys in a fixed order,
 and ``manifest.json`` records the archive's state (its last capture, its counts, its
-schema version), never the wall clock. Files are written under a temporary name and moved
-into place, the manifest last, so a manifest always describes whole files.
+schema version), never the wall clock.
+
+Nothing half-written ever stands under a final name, and nothing this tool did not write
+is touched. Every file is first written as ``<name>.part``; then the new manifest as
+``manifest.json.part``; then the files are moved into place, the earlier export's stale
+files removed, and the manifest moved into place last. An export that fails (a full disk)
+removes its ``.part`` files and says so; one that is killed leaves ``.part`` files and
+perhaps the pending manifest, which the next export reads as its own and tidies up. Only
+plain file names listed by a manifest (``events.jsonl``, ``53016.txt``) are ever replaced
+or removed, inside the folder: a manifest naming ``../x``, ``/abs`` or a folder is refused.
 
     jsonl   events.jsonl (versions.jsonl with all versions): one record per line
     csv     events.csv (versions.csv): the same columns; lists and dicts as JSON strings
@@ -16,6 +24,7 @@ into place, the manifest last, so a manifest always describes whole files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -40,6 +49,14 @@ logger = logging.getLogger(__name__)
 FORMATS = ("jsonl", "csv", "txt", "turns", "warc")
 WARC_FILE = "captures.warc.gz"
 MANIFEST = "manifest.json"
+PART = ".part"
+#: The names an export may list: one plain file name inside the folder.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: The files this version writes (their ``.part`` files are its own temporary files).
+_EXPORT_NAME = re.compile(
+    r"(?:events|versions)\.(?:jsonl|csv)|turns\.jsonl|manifest\.json|captures\.warc\.gz"
+    r"|(?:[A-Za-z0-9][A-Za-z0-9._-]*-)?\d+(?:-v\d+)?\.txt"
+)
 # The record's columns, in order: identity, version facts, Transcript fields, text.
 COLUMNS = (
     "site",
@@ -112,8 +129,25 @@ def export_archive(
     """Write the export into ``options.out`` and return the manifest it wrote."""
     if options.format not in FORMATS:
         raise ExportError(f"unknown export format {options.format!r} (known: {FORMATS})")
-    earlier = _earlier_export(options.out)
-    _make_dir(options.out)
+    out = options.out
+    earlier = _earlier_export(out)
+    created = _make_dir(out)
+    _tidy_killed_export(out, earlier)
+    try:
+        manifest, files = _write_parts(archive, options, progress)
+        _move_into_place(out, [f.name for f in files])
+        _remove_stale(out, earlier - {f.name for f in files})
+        _move_into_place(out, [MANIFEST])
+    except BaseException as exc:
+        raise _aborted(out, exc, created) from None
+    logger.info("exported format=%s files=%d dir=%s", options.format, len(files), out)
+    return manifest
+
+
+def _write_parts(
+    archive: Archive, options: ExportOptions, progress: Progress | None
+) -> tuple[dict, list[FileEntry]]:
+    """Every file as ``<name>.part`` from one snapshot, then the manifest's ``.part``."""
     with archive.snapshot():  # a crawl writing meanwhile is not half seen
         state = archive.content_state()
         if options.format == "warc":
@@ -124,19 +158,41 @@ def export_archive(
     manifest = build_manifest(options, state, files)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     _write_atomic(options.out / MANIFEST, text.encode("utf-8"))
-    _remove_stale(options.out, earlier - {f.name for f in files})
-    logger.info("exported format=%s files=%d dir=%s", options.format, len(files), options.out)
-    return manifest
+    return manifest, files
+
+
+def _aborted(out: Path, exc: BaseException, created: bool) -> BaseException:
+    """Remove what this export wrote (its ``.part`` files; the folder if it made it and
+    it is empty) and say so; the earlier export is left as it was."""
+    _remove_parts(out)
+    removed_dir = False
+    if created:
+        with contextlib.suppress(OSError):
+            out.rmdir()
+            removed_dir = True
+    if not isinstance(exc, OSError | ExportError):
+        return exc
+    what = str(exc) if isinstance(exc, ExportError) else f"cannot write in {out}: {exc}"
+    if removed_dir:
+        return ExportError(f"{what}; the unfinished export and its folder {out} were removed")
+    return ExportError(
+        f"{what}; the unfinished files of this export were removed, and whatever was in "
+        f"{out} before is as it was"
+    )
 
 
 def _earlier_export(out: Path) -> set[str]:
-    """The files of an earlier export in ``out``, which this one replaces. A folder that
-    holds anything else is refused: an export never mixes with, or deletes, other files."""
+    """The files the manifest of an earlier export in ``out`` lists, which this one
+    replaces. Those of an export killed before it moved its manifest into place (listed by
+    its pending manifest, or ``.part`` files) are this tool's too. A folder that holds
+    anything else is refused: an export never mixes with, or deletes, other files."""
     names = {p.name for p in out.iterdir()} if out.is_dir() else set()
     if not names:
         return set()
-    listed = _listed_files(out / MANIFEST)
-    strangers = sorted(names - listed - {MANIFEST})
+    listed = _listed_files(out, MANIFEST)
+    pending = _listed_files(out, MANIFEST + PART)
+    ours = {n for n in names if n.endswith(PART) and _EXPORT_NAME.fullmatch(n[: -len(PART)])}
+    strangers = sorted(names - listed - pending - ours - {MANIFEST})
     if strangers:
         shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
         raise ExportError(
@@ -146,16 +202,63 @@ def _earlier_export(out: Path) -> set[str]:
     return listed
 
 
-def _listed_files(manifest: Path) -> set[str]:
+def _listed_files(out: Path, name: str) -> set[str]:
+    """The file names a manifest in ``out`` lists, each checked to be a plain file name
+    of the folder; ExportError for anything else."""
+    manifest = out / name
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return {entry["name"] for entry in data["files"]}
+        listed = [entry["name"] for entry in data["files"]]
     except FileNotFoundError:
         return set()
     except (OSError, ValueError, KeyError, TypeError):
         raise ExportError(
             f"{manifest} is not the manifest of an export; use another folder"
         ) from None
+    for entry in listed:
+        _check_listed(out, manifest, entry)
+    return set(listed)
+
+
+def _check_listed(out: Path, manifest: Path, name: object) -> None:
+    """An export only ever lists plain names of regular files in its folder."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or name == MANIFEST:
+        raise ExportError(
+            f"{manifest} lists {name!r}, which is not a file name an export writes "
+            "(no folders, no paths); nothing was replaced or removed: use another folder"
+        )
+    path = out / name
+    if path.exists() and not path.is_file() and not path.is_symlink():
+        raise ExportError(
+            f"{manifest} lists {name!r}, which is a folder or a special file, not a file "
+            "an export wrote; nothing was replaced or removed: use another folder"
+        )
+
+
+def _tidy_killed_export(out: Path, listed: set[str]) -> None:
+    """Remove what an export killed midway left: the files only its pending manifest
+    lists (the finished manifest does not describe them), and every ``.part`` file."""
+    for name in sorted(_listed_files(out, MANIFEST + PART) - listed):
+        (out / name).unlink(missing_ok=True)
+    if _remove_parts(out):
+        logger.info("export tidied dir=%s: an earlier export had been cut short", out)
+
+
+def _move_into_place(out: Path, names: list[str]) -> None:
+    for name in names:
+        os.replace(out / (name + PART), out / name)
+
+
+def _remove_parts(out: Path) -> int:
+    """Remove the ``.part`` files of this tool in ``out``; how many there were."""
+    if not out.is_dir():
+        return 0
+    parts = [p for p in out.iterdir() if p.name.endswith(PART)]
+    ours = [p for p in parts if _EXPORT_NAME.fullmatch(p.name[: -len(PART)])]
+    for path in ours:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return len(ours)
 
 
 def _remove_stale(out: Path, names: set[str]) -> None:
@@ -163,11 +266,14 @@ def _remove_stale(out: Path, names: set[str]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _make_dir(out: Path) -> None:
+def _make_dir(out: Path) -> bool:
+    """Make the folder if needed; True when this call made it."""
+    existed = out.is_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {out}: {exc.strerror}") from None
+    return not existed
 
 
 def _counted(rows: Iterator, progress: Progress | None) -> Iterator:
@@ -233,14 +339,15 @@ def txt_name(record: Record, all_versions: bool) -> str:
 
 
 class HashingWriter:
-    """A text file written under a temporary name, hashed and counted as it goes;
-    ``close`` moves it into place."""
+    """A file written as ``<name>.part``, hashed and counted as it goes; ``close`` leaves
+    it there, for the export to move into place with the others."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.part = path.with_name(path.name + ".part")
-        try:
-            self._raw = self.part.open("wb")
+        self.part = path.with_name(path.name + PART)
+        try:  # never through a link planted under the .part name
+            fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            self._raw = os.fdopen(fd, "wb")
         except OSError as exc:
             raise ExportError(f"cannot write {self.part}: {exc.strerror}") from None
         self._sha = hashlib.sha256()
@@ -257,12 +364,13 @@ class HashingWriter:
 
     def close(self) -> FileEntry:
         self._raw.close()
-        os.replace(self.part, self.path)
         self.entry.sha256 = self._sha.hexdigest()
         return self.entry
 
     def abort(self) -> None:
-        self._raw.close()
+        """Drop the file; quietly, since on a full disk closing fails as writing did."""
+        with contextlib.suppress(OSError):
+            self._raw.close()
         self.part.unlink(missing_ok=True)
 
 
@@ -271,7 +379,7 @@ def _write_atomic(path: Path, data: bytes) -> FileEntry:
 
 
 def _stream(path: Path, fill: Callable[[HashingWriter], None]) -> FileEntry:
-    """Fill one file and move it into place; an OS error (disk full…) is an ExportError."""
+    """Fill one file (as ``.part``); an OS error (disk full…) is an ExportError."""
     writer = HashingWriter(path)
     try:
         fill(writer)
