@@ -154,7 +154,8 @@ def _write_parts(
             files = write_warc_export(archive, options, state, progress)
         else:
             rows = _counted(iter_records(archive, options.all_versions, options.since), progress)
-            files = WRITERS[options.format](rows, options)
+            with contextlib.closing(rows):  # a failed write ends the cursor in the snapshot
+                files = WRITERS[options.format](rows, options)
     manifest = build_manifest(options, state, files)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     _write_atomic(options.out / MANIFEST, text.encode("utf-8"))
@@ -457,7 +458,8 @@ def write_warc_export(
             info=warcinfo_fields(state), date=state["last_captured_at"] or _EPOCH,
         )  # fmt: skip
 
-    return [_stream(options.out / WARC_FILE, fill)]
+    with contextlib.closing(captures):  # a failed write ends the cursor in the snapshot
+        return [_stream(options.out / WARC_FILE, fill)]
 
 
 class _BinaryOut:
