@@ -257,11 +257,11 @@ def _body_of(raw: bytes) -> LexborNode:
 
 
 def _sub_headings(body: LexborNode) -> set[str]:
-    """Paragraphs that are one bold or italic element (no colon), and headings."""
+    """Paragraphs that are one bold element (no colon), and headings."""
     found = set()
     for node in body.css("p, h2, h3, h4, h5, h6"):
         inner = (node.html or "").split(">", 1)[1].rsplit("<", 1)[0].strip()
-        whole = re.fullmatch(r"<(b|strong|i|em)>(?:(?!</?\1>).)*</\1>", inner, re.S)
+        whole = re.fullmatch(r"<(b|strong)>(?:(?!</?\1>).)*</\1>", inner, re.S)
         text = clean_text(node.text())
         if (node.tag != "p" or whole) and not text.endswith(":") and not text.startswith("("):
             found.add(text)
@@ -657,9 +657,9 @@ WHOLE_TURNS = [
         id="bold-sub-heading-ends-a-turn",
     ),
     pytest.param(
-        "<p><b>A:</b> One.</p><p><i>Beginning of meeting with the Governor</i></p><p>X.</p>",
-        [Turn("A", "One.")],
-        id="italic-sub-heading-ends-a-turn",
+        "<p><b>A:</b> One.</p><p><i>A quotation in italics.</i></p><p>Two.</p>",
+        [Turn("A", "One.\nA quotation in italics.\nTwo.")],
+        id="italic-paragraph-stays-in-the-turn",
     ),
     pytest.param(
         "<p><b>A:</b> One.</p><h3>Part two</h3><p>X.</p>",

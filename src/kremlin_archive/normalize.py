@@ -237,7 +237,7 @@ class _Kind:
     slider: bool
     block: bool
     bold: bool
-    emphasis: bool  # italic or a heading: with bold, what makes a sub-heading
+    emphasis: bool  # a heading (h1-h6): with bold, what makes a sub-heading
     context: tuple[str, ...]  # classes that change what the elements inside mean
     field: str | None  # the field its classes print (_FIELD_CLASSES)
     published: bool  # time.read__published: the date field
@@ -253,7 +253,7 @@ class _Kind:
 _LEAVE_BLOCK = 1  # end the line
 _LEAVE_CELL = 2  # a table cell: a space after it
 _LEAVE_BOLD = 4  # one level of bold less
-_LEAVE_EMPHASIS = 8  # one level of italic or heading less
+_LEAVE_EMPHASIS = 8  # one level of heading less
 _LEAVE_CONTEXT = 16  # pop the contexts it opened
 _LEAVE_CAPTURE = 32  # store the field text it printed
 _LEAVE_STYLE = _LEAVE_BOLD | _LEAVE_EMPHASIS
@@ -405,7 +405,10 @@ _OUTSIDE_BODY = frozenset(("read__cut", "read__bottommeta", "media__container", 
 # Contexts whose elements print fields (see _Renderer._context_field).
 _FIELD_CONTEXTS = frozenset(("read__tagscol", "read__status"))
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-EMPHASIS_TAGS = frozenset(("i", "em", *_HEADINGS))
+# Headings count as bold for sub-headings; italic does not: FORMAT.md makes a sub-heading
+# of a bold paragraph only, and an italic line inside a speech (a quotation, a remark) is
+# the speaker's.
+EMPHASIS_TAGS = _HEADINGS
 # A section break, "* * *", and an omission line, "<…>".
 _SECTION_BREAK = re.compile(r"\*(?: ?\*){2,}\Z")
 _OMISSION = re.compile(r"<(?:…|\.\.\.)>\Z")
@@ -419,8 +422,8 @@ class _Renderer:
     is iterative (an explicit stack), so deep nesting cannot exhaust the recursion limit.
 
     Each text piece of the open line is kept with its style (``_style``): True inside
-    bold, None inside italic or a heading only, False otherwise. Speaker labels are the
-    leading bold run of a line; a sub-heading is a whole paragraph of bold or italic.
+    bold, None inside a heading only, False otherwise. Speaker labels are the leading
+    bold run of a line; a sub-heading is a whole paragraph of bold, or a heading.
     """
 
     def __init__(self) -> None:
@@ -638,13 +641,13 @@ class _Renderer:
 
     def _ends_turn(self, line: str, styled: bool, at_br: bool) -> bool:
         """True for a section break, and for a sub-heading: a whole paragraph (``styled``:
-        some of it bold or italic)."""
+        some of it bold or in a heading)."""
         if line[0] == "*" and _SECTION_BREAK.match(line):
             return True
         return styled and self._opens_block and not at_br and self._is_subheading(line)
 
     def _is_subheading(self, line: str) -> bool:
-        """True when the open line, a whole paragraph, is bold or italic throughout and not
+        """True when the open line, a whole paragraph, is bold (or a heading) throughout and not
         a stage direction in brackets, "(Applause.)"."""
         for piece, style in zip(self._buf, self._style, strict=True):
             if style is False and not _BLANK.match(piece):
