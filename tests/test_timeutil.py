@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from kremlin_archive.timeutil import format_utc, parse_utc, stamp_key, to_utc
+from kremlin_archive.timeutil import format_utc, parse_moment, parse_utc, stamp_key, to_utc
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -42,3 +42,12 @@ def test_stamps_of_one_moment_written_differently_order_as_one():
 )
 def test_a_stamp_with_no_utc_time_is_no_stamp(stamp):
     assert to_utc(stamp) is None
+
+
+def test_a_typed_moment_is_utc_unless_it_names_a_zone_and_a_day_starts_or_ends():
+    assert parse_moment("2024-05-01T15:00+03:00") == NOW
+    assert parse_moment(" 2024-05-01T12:00 ") == NOW
+    assert parse_moment("2024-05-01") == NOW.replace(hour=0)
+    assert parse_moment("2024-05-01", day_end=True) == NOW.replace(hour=23, minute=59, second=59)
+    with pytest.raises(ValueError, match=r"not an ISO date or datetime .*: 'soon'"):
+        parse_moment("soon")

@@ -46,7 +46,8 @@ from .errors import (
 from .fetch import Response, looks_blocked
 from .locks import hold_run_lock
 from .normalize import Transcript, parse_event_page
-from .timeutil import utc_now
+from .timeutil import format_utc, utc_now
+from .urls import site_host
 from .wayback_client import CdxRow, Replay, WaybackFetcher, memento_url
 
 logger = logging.getLogger(__name__)
@@ -209,8 +210,7 @@ def capture_ref(original: str, site: SiteConfig) -> EventRef | None:
     """The event a CDX row's URL is the page of, on ``site``; None for noise: another host,
     a query, a tab (/print, /photos, /videos), a listing (by-date, page/N) or a copy."""
     parts = urlsplit(original)
-    host = (parts.hostname or "").removeprefix("www.")
-    if host != site.host.removeprefix("www.") or parts.query:
+    if site_host(original) != site_host(site.url) or parts.query:
         return None
     ref = parse_event_url(parts.path, site.url)
     if ref is None or ref.kind != "event":
@@ -221,7 +221,7 @@ def capture_ref(original: str, site: SiteConfig) -> EventRef | None:
 
 def wayback_time(timestamp: str) -> str:
     """``20200827160944`` -> ``2020-08-27T16:09:44Z`` (CDX times are UTC)."""
-    return datetime.strptime(timestamp[:14], "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.strptime(timestamp[:14], "%Y%m%d%H%M%S"))
 
 
 def build_capture(

@@ -17,12 +17,11 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from xml.etree import ElementTree as ET
 
 from .archive import Archive
 from .config import DEFAULT_SITE_HOST
-from .timeutil import format_utc
+from .timeutil import format_utc, parse_moment
 
 KIND_NAMES = {
     "edit": "site edit",
@@ -140,14 +139,7 @@ def list_changes(
 def parse_since(text: str) -> str:
     """``--since``: an ISO date (its start) or datetime (UTC unless it names a zone) as the
     archive's stamp form ``YYYY-MM-DDTHH:MM:SSZ``. ValueError for anything else."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text).strftime("%Y-%m-%dT00:00:00Z")
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"not an ISO date or datetime: {text!r}") from None
-    return format_utc(moment)
+    return format_utc(parse_moment(text))
 
 
 def render_change(change: Change) -> str:

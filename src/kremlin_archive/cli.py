@@ -569,10 +569,10 @@ def _page(archive: Any, config: Config, ref: str, site: str | None) -> Any:
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    from .lookup import parse_moment
+    from .timeutil import parse_moment
 
     try:
-        return parse_moment(value) if value else None
+        return parse_moment(value, day_end=True) if value else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

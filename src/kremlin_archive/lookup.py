@@ -27,7 +27,7 @@ from .archive import Archive, PageState, Version
 from .config import DEFAULT_SITE_HOST
 from .discover import MAX_EVENT_ID, event_number, parse_event_url
 from .errors import ArchiveError, BadSearchQuery, NotArchived
-from .timeutil import format_utc, parse_utc, stamp_key
+from .timeutil import format_utc, stamp_key
 from .urls import site_host
 
 logger = logging.getLogger(__name__)
@@ -204,16 +204,6 @@ def _current_at(found: list[Version], at: datetime, page: PageState) -> Version:
             f"{found[0].captured_at}, after {stamp}"
         )
     return earlier[-1]
-
-
-def parse_moment(text: str) -> datetime:
-    """An ISO date or datetime (UTC unless it says otherwise) as an aware datetime; a date
-    alone means the end of that day. ValueError for anything else."""
-    text = text.strip()
-    moment = parse_utc(text)
-    if moment is None:
-        raise ValueError(f"not an ISO date or datetime (years 1 to 9999, in UTC): {text!r}")
-    return moment.replace(hour=23, minute=59, second=59) if len(text) == 10 else moment
 
 
 def pick_pair(

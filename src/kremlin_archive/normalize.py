@@ -942,12 +942,26 @@ _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 _SITE_ZONE = ZoneInfo("Europe/Moscow")  # the site prints Moscow wall-clock times
 
 
+def _site_updated_div(html: str) -> re.Match[str] | None:
+    """The first ``div.read__updated`` with its ``<time>``. The pattern is tried only at
+    the ``<div`` before each "read__updated" of the page: scanning a whole page with it
+    cost the normalizer 15 % of its time."""
+    at = html.find("read__updated")
+    while at >= 0:
+        start = html.rfind("<div", 0, at)
+        found = _SITE_UPDATED.match(html, start) if start >= 0 else None
+        if found is not None:
+            return found
+        at = html.find("read__updated", at + 1)
+    return None
+
+
 def parse_site_updated(html: str) -> str | None:
     """The page's "Last updated at" stamp (``div.read__updated``, outside the article) as
     ISO-8601 UTC, or None: the day comes from the ``datetime`` attribute, the time of day
     from the text (``March 20, 2015, 17:59``; Moscow time, as the site prints it), so the
     same rule reads the Russian site's words too."""
-    found = _SITE_UPDATED.search(html)
+    found = _site_updated_div(html)
     if found is None:
         return None
     day, printed = found.groups()

@@ -41,6 +41,19 @@ def parse_utc(stamp: str | None) -> datetime | None:
         return None
 
 
+def parse_moment(text: str, *, day_end: bool = False) -> datetime:
+    """A date or datetime a user typed (ISO, UTC unless it names a zone) as an aware UTC
+    datetime; a date alone is the start of that day, or its last second with ``day_end``.
+    ValueError naming the text for anything else."""
+    text = text.strip()
+    moment = parse_utc(text)
+    if moment is None:
+        raise ValueError(f"not an ISO date or datetime (years 1 to 9999, in UTC): {text!r}")
+    if len(text) == 10 and day_end:
+        return moment.replace(hour=23, minute=59, second=59)
+    return moment
+
+
 def to_utc(stamp: str | None) -> str | None:
     """Any ISO-8601 stamp as a UTC stamp: ``2020-08-27T20:09:44+04:00`` ->
     ``2020-08-27T16:09:44Z``; None when it is not a timestamp."""
