@@ -153,3 +153,20 @@ def test_a_delta_chain_that_loops_is_an_error_not_a_hang(tmp_path):
         )
     result = kremlin("verify", "--db", db)
     assert result.returncode == 1 and "delta chain loops" in result.stderr
+
+
+def test_daily_recaptures_stay_deltas_past_the_longest_chain(tmp_path):
+    page = fake_pages(1)[0]
+    body = render_event_page(page, chrome=True).encode()
+    with Archive(tmp_path / "a.db") as archive:
+        save(archive, page, body, "2024-01-01T10:00:00Z")
+        for day in range(2, 2 + 2 * rawcodec.MAX_DELTA_DEPTH):
+            again = with_new_chrome(body) + f"<!-- deploy {day} -->".encode()
+            save(archive, page, again, f"2024-01-{day:02d}T10:00:00Z")
+        rows = stored(tmp_path / "a.db")
+        assert sum(row[1] == "zstd" for row in rows) == 1  # only the first is whole
+        with sqlite3.connect(tmp_path / "a.db") as conn:
+            depths = [d for (d,) in conn.execute("SELECT depth FROM raw_pages")]
+        assert max(depths) <= rawcodec.MAX_DELTA_DEPTH
+        for sha, *_ in rows:
+            assert hashlib.sha256(archive.raw_body(sha)).hexdigest() == sha

@@ -795,15 +795,31 @@ class Archive:
         )
 
     def _delta_base(self, page_id: int) -> rawcodec.Base | None:
-        """The page's newest raw page (by capture time), which a new one may be a delta of."""
+        """The page's newest raw page (by capture time), which a new one may be a delta
+        of; where its chain is as deep as allowed, the whole page at the chain's root (so a
+        page re-captured every day never has to be stored whole again)."""
         row = self.conn.execute(
             "SELECT r.sha256, r.depth FROM captures c JOIN raw_pages r ON r.sha256 = c.raw_sha256"
             " WHERE c.page_id = ? ORDER BY c.captured_at DESC, c.id DESC LIMIT 1",
             (page_id,),
         ).fetchone()
-        if row is None or row["depth"] >= rawcodec.MAX_DELTA_DEPTH:
+        if row is None:
             return None
-        return rawcodec.Base(row["sha256"], self._decoded(row["sha256"]), row["depth"])
+        sha, depth = row["sha256"], row["depth"]
+        if depth >= rawcodec.MAX_DELTA_DEPTH:
+            sha, depth = self._chain_root(sha), 0
+        return rawcodec.Base(sha, self._decoded(sha), depth)
+
+    def _chain_root(self, sha: str) -> str:
+        """The whole page a delta chain starts from."""
+        for _ in range(rawcodec.MAX_DELTA_DEPTH + 2):
+            row = self.conn.execute(
+                "SELECT base_sha256 FROM raw_pages WHERE sha256 = ?", (sha,)
+            ).fetchone()
+            if row is None or row["base_sha256"] is None:
+                return sha
+            sha = row["base_sha256"]
+        raise ArchiveError(f"raw page {sha} in {self.path}: its delta chain loops")
 
     def dictionary(self) -> tuple[int, bytes] | None:
         """The newest trained dictionary (id, bytes), read once per connection."""
