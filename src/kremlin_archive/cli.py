@@ -24,6 +24,7 @@ from click.core import ParameterSource
 from . import __version__
 from .config import DEFAULT_SITE, Config, load_config, render_defaults, with_base_url
 from .errors import ConfigError, KremlinArchiveError
+from .parallel import default_jobs
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -281,6 +282,15 @@ def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
         raise Failure(f"{failed} of {len(files)} file(s) are not event pages")
 
 
+def jobs_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--jobs N: worker processes that parse (one process writes the archive)."""
+    return click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        help="Worker processes that parse pages (default: the number of cores).",
+    )(func)
+
+
 @main.command("import")
 @config_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -290,6 +300,7 @@ def normalize(files: tuple[Any, ...], as_json: bool, url: str | None) -> None:
     help="When the pages were saved (UTC); default: each file's modification time. "
     "WARC records keep their own WARC-Date.",
 )
+@jobs_option
 @handle_errors
 def import_pages(
     config_path: Path | None,
@@ -297,6 +308,7 @@ def import_pages(
     log_level: str | None,
     paths: tuple[Path, ...],
     captured_at: Any,
+    jobs: int | None,
 ) -> None:
     """Archive saved event pages (files, or folders searched for .html) and WARC / ARC
     files (.warc, .warc.gz, .arc, .arc.gz) without network.
@@ -306,13 +318,14 @@ def import_pages(
       kremlin-archive import saved/53016.html
       kremlin-archive import mirror/en.kremlin.ru --captured-at 2020-08-28
       kremlin-archive import crawl.warc.gz
+      kremlin-archive import mirror/en.kremlin.ru --jobs 2
     """
     from .importer import run_import
     from .timeutil import format_utc
 
     config = make_config(config_path, db_path, log__level=log_level)
     stamp = format_utc(captured_at) if captured_at else None
-    result = run_import(config, paths, stamp)
+    result = run_import(config, paths, stamp, jobs=jobs or default_jobs())
     click.echo(result.summary())
     for path, reason in result.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
@@ -380,8 +393,11 @@ def wayback(
 
 @main.command()
 @config_options
+@jobs_option
 @handle_errors
-def renormalize(config_path: Path | None, db_path: Path | None, log_level: str | None) -> None:
+def renormalize(
+    config_path: Path | None, db_path: Path | None, log_level: str | None, jobs: int | None
+) -> None:
     """Re-derive every current version from the stored raw pages with this normalizer.
 
     No network. Where the text changes, a version marked as re-normalization is added.
@@ -389,6 +405,7 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     \b
     Example:
       kremlin-archive renormalize --db archive/kremlin.db
+      kremlin-archive renormalize --jobs 1
     """
     from .lookup import open_archive
     from .renormalize import renormalize as renormalize_archive
@@ -396,7 +413,7 @@ def renormalize(config_path: Path | None, db_path: Path | None, log_level: str |
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     db = config.database
     with open_archive(db.path, db.busy_timeout, read_only=False) as archive:
-        counts = renormalize_archive(archive)
+        counts = renormalize_archive(archive, jobs=jobs or default_jobs())
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

@@ -19,6 +19,7 @@ them against their SHA-256 (``kremlin-archive verify``).
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -68,8 +69,7 @@ def encode_full(body: bytes, dictionary: tuple[int, bytes] | None) -> Encoded:
     if dictionary is None:
         return Encoded("zstd", zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body))
     dict_id, data = dictionary
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=_trained(data))
-    return Encoded("zstd", compressor.compress(body), dict_id=dict_id)
+    return Encoded("zstd", _trained_compressor(data).compress(body), dict_id=dict_id)
 
 
 def encode_delta(body: bytes, base: Base) -> Encoded:
@@ -90,8 +90,9 @@ def decode(
         if compression == "zlib":
             return zlib.decompress(body)
         if compression == "zstd":
-            trained = _trained(dictionary) if dictionary is not None else None
-            return _decompressor(trained).decompress(body)
+            if dictionary is None:
+                return zstandard.ZstdDecompressor().decompress(body)
+            return _trained_decompressor(dictionary).decompress(body)
         if compression == "zstd-delta":
             if base_body is None:
                 raise CodecError("a delta needs its base page")
@@ -123,3 +124,14 @@ def _raw_content(data: bytes) -> zstandard.ZstdCompressionDict:
 
 def _trained(data: bytes) -> zstandard.ZstdCompressionDict:
     return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
+
+
+@functools.lru_cache(maxsize=4)
+def _trained_compressor(data: bytes) -> zstandard.ZstdCompressor:
+    """One compressor per dictionary: digesting a dictionary costs more than a page."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=_trained(data))
+
+
+@functools.lru_cache(maxsize=4)
+def _trained_decompressor(data: bytes) -> zstandard.ZstdDecompressor:
+    return zstandard.ZstdDecompressor(dict_data=_trained(data))
