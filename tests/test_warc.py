@@ -225,6 +225,23 @@ with capture_http(path, dated, gzip=True):
 """
 
 
+def test_since_keeps_the_captures_of_the_events_of_that_day_or_later(crawled, tmp_path):
+    db, _ = crawled
+    (day,) = query(db, "SELECT max(json_extract(fields, '$.date')) FROM versions")[0]
+    latest = query(
+        db,
+        "SELECT count(*) FROM captures WHERE page_id IN (SELECT page_id FROM versions"
+        f" GROUP BY page_id HAVING max(json_extract(fields, '$.date')) >= '{day}')",
+    )[0][0]
+    result = kremlin(
+        "export", "--format", "warc", "--since", day, "--out", tmp_path / "w", "--db", db
+    )
+    assert result.returncode == 0, result.stderr
+    found = records(tmp_path / "w" / "captures.warc.gz")
+    assert 1 <= latest < 11
+    assert len(found) == 1 + latest  # the warcinfo, then only those pages' captures
+
+
 def written_by_warcio(path: Path, site: FakeSite, page_id: int) -> None:
     """Three captures of one page recorded by warcio's own HTTP capture, as a crawler
     records them (request and response pairs), the page edited before the third, then a
