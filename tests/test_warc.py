@@ -349,13 +349,15 @@ def test_a_corrupt_record_is_named_and_the_rest_still_imports(crawled, tmp_path)
     with warc.open("rb") as stream:
         offsets = [(r.rec_type, it_offset) for r, it_offset in _offsets(stream)]
     bad = [o for t, o in offsets if t == "response"][2]
-    data[bad + 40 : bad + 240] = bytes(200)  # inside the deflate stream of one record
+    data[bad + 10 : bad + 60] = (
+        b"\xff" * 50
+    )  # deflate data from its first byte: a reserved block type
     broken = tmp_path / "broken.warc.gz"
     broken.write_bytes(bytes(data))
 
     copy = tmp_path / "copy.db"
     result = kremlin("import", broken, "--db", copy)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout + result.stderr
     assert f"{broken}: unreadable record at offset {bad}" in result.stderr
     assert "the rest was imported" in result.stderr
     imported = query(copy, "SELECT count(*) FROM captures")[0][0]
