@@ -169,6 +169,8 @@ def _read_from(
             yield _read_record(record, records.offset, max_bytes)
     except _READ_ERRORS as exc:
         offset = max(records.offset, start)
+        if gzipped:  # warcio reads ahead: the member that fails may be a later one
+            offset = _broken_member(stream, offset)
         reason = " ".join(str(exc).split()) or type(exc).__name__
         logger.warning("warc record unreadable file=%s offset=%d error=%s", path, offset, reason)
         yield Problem(str(path), offset, reason)
@@ -176,6 +178,35 @@ def _read_from(
     finally:
         records.close()
     return None
+
+
+def _broken_member(stream: BinaryIO, position: int) -> int:
+    """The offset of the first gzip member from ``position`` on that does not decompress
+    (``position`` itself when they all do: the fault is then in a record, not in gzip)."""
+    start = position
+    while (end := _member_end(stream, start)) is not None:
+        if end == start:
+            return position
+        start = end
+    return start
+
+
+def _member_end(stream: BinaryIO, start: int) -> int | None:
+    """Where the gzip member at ``start`` ends (``start`` at the end of the file), or None
+    when it does not decompress; the output is thrown away as it comes."""
+    stream.seek(start)
+    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    read = 0
+    try:
+        while not member.eof:
+            chunk = stream.read(_SCAN_BYTES)
+            if not chunk:
+                return start if read == 0 else None  # the end, or a member cut short
+            read += len(chunk)
+            member.decompress(chunk)
+    except zlib.error:
+        return None
+    return start + read - len(member.unused_data)
 
 
 def _next_start(stream: BinaryIO, position: int, gzipped: bool) -> int | None:
