@@ -417,6 +417,12 @@ def test_pages_found_before_a_kill_are_archived_by_the_next_run(tmp_path):
         child.communicate(timeout=30)
         done = len(archived_ids(db))
         assert 20 < done < 60  # the whole first feed page is archived, the rest is not
+        ((pending,),) = query(db, "SELECT count(*) FROM frontier_entries")
+        assert pending in (60 - done, 60 - done + 1)  # killed after a save, before settling
+        status = kremlin("status", "--db", db).stdout
+        assert (
+            f"frontier  {pending} pages found, not yet fetched (en.kremlin.ru {pending})" in status
+        )
         site.clear_faults()
         again = crawl(db, site)
         assert again.returncode == 0, again.stderr
@@ -555,6 +561,8 @@ def test_backfill_again_goes_on_where_the_last_one_stopped(tmp_path):
         assert first.returncode == 0, first.stderr
         assert "--backfill 6 is capped at 3 pages a run by discover.max_pages" in first.stderr
         assert summary(first)["new"] == 60
+        status = kremlin("status", "--db", db).stdout
+        assert "walk      en.kremlin.ru backfill at feed page 4 of 6 (discover.max_pages" in status
         site.clear_requests()
         second = crawl_with(db, site, config, "--backfill", "6")
         assert summary(second)["new"] == 20

@@ -1269,6 +1269,16 @@ class Archive:
         fields = [dict(row) for row in rows]
         return [WalkState(**{k: v for k, v in f.items() if k != "updated_at"}) for f in fields]
 
+    def frontier_summary(self) -> dict:
+        """What the frontier holds, for ``status``: found pages not yet fetched, by site,
+        and the kept walks (oldest first) with their position and why they stopped."""
+        pages = self._all("SELECT site, count(*) AS n FROM frontier_entries GROUP BY site")
+        walks = self._all(
+            "SELECT site, kind, source, next_url, number, end_number, since, oldest_day,"
+            " reason, updated_at FROM frontier_walks ORDER BY id"
+        )
+        return {"pages": {r["site"]: r["n"] for r in pages}, "walks": [dict(r) for r in walks]}
+
     def save_frontier_walk(self, walk: WalkState, updated_at: str) -> int:
         """Keep a walk's position (a new row, or the walk's own row); returns its id."""
         row = {

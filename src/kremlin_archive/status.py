@@ -35,6 +35,7 @@ def gather_status(config: Config) -> dict[str, Any]:
         status["last_runs"] = last_runs(archive.last_runs())
         status["last_run_failures"] = archive.last_run_failures()
         status["budget"] = recheck_budgets(candidates_of(archive.recheck_candidates()), config)
+        status["frontier"] = archive.frontier_summary()
     state = read_state(state_path(db.path))
     status["service"] = {"running": True} | state if state else {"running": False}
     return status
@@ -96,6 +97,7 @@ def render_status(status: dict[str, Any]) -> str:
     lines.extend(_render_run(run) for run in status["last_runs"].values())
     lines.extend(_render_failures(status["last_run_failures"]))
     lines.extend(f"budget    {b['summary']}" for b in status.get("budget", {}).values())
+    lines.extend(_render_frontier(status.get("frontier") or {}))
     lines.append(_render_service(status["service"]))
     return "\n".join(lines)
 
@@ -106,6 +108,26 @@ def _render_never_archived(count: int) -> str:
     if not count:
         return ""
     return f"; {count} more never archived (their first fetch failed; not in list)"
+
+
+def _render_frontier(frontier: dict[str, Any]) -> list[str]:
+    """The discovery walk's unfinished business, which the next crawl or poll takes up."""
+    lines = []
+    pages = frontier.get("pages") or {}
+    if pages:
+        by_site = ", ".join(f"{site} {n}" for site, n in sorted(pages.items()))
+        lines.append(
+            f"frontier  {sum(pages.values())} pages found, not yet fetched ({by_site}); "
+            "the next crawl or poll fetches them"
+        )
+    for walk in frontier.get("walks") or []:
+        end = f" of {walk['end_number']}" if walk["end_number"] else ""
+        end += f" back to {walk['since']}" if walk["since"] else ""
+        lines.append(
+            f"walk      {walk['site']} {walk['kind']} at {walk['source']} page "
+            f"{walk['number']}{end} ({walk['reason']}); the next crawl or poll goes on"
+        )
+    return lines
 
 
 def _render_run(run: dict[str, Any]) -> str:
