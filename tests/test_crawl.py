@@ -524,6 +524,23 @@ def test_since_stops_at_the_first_page_reaching_past_the_day(tmp_path, source):
         assert 40 < len(wanted) < 60
 
 
+def test_a_since_walk_cut_by_the_page_budget_is_finished_without_older_pages(tmp_path):
+    db = tmp_path / "kremlin.db"
+    config = write_config(tmp_path, "[discover]\nmax_pages = 2\n")
+    with FakeSite(n_pages=200, seed=4) as site:
+        day = _day_three_listing_pages_back(site)
+        first = crawl_with(db, site, config, "--since", day)
+        assert first.returncode == 0, first.stderr
+        assert "the since walk stopped at feed page 3" in first.stderr
+        site.clear_requests()
+        plain = crawl_with(db, site, config)  # a plain crawl, even with a budget this small
+        assert plain.returncode == 0, plain.stderr
+        assert walk_requests(site) == [FEED, f"{FEED}/page/2", f"{FEED}/page/3"]
+        wanted = {p.event_id for p in site.news() if p.published.date().isoformat() >= day}
+        assert archived_ids(db) == wanted
+        assert query(db, "SELECT count(*) FROM frontier_walks") == [(0,)]
+
+
 def test_an_interrupted_backfill_is_resumed_by_the_next_runs(tmp_path):
     db = tmp_path / "kremlin.db"
     with FakeSite(n_pages=300, seed=5) as site:

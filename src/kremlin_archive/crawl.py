@@ -265,36 +265,46 @@ class Crawler:
     ) -> None:
         # a walk picking up at an uncertain position (saved, or moved onto the listing)
         # ends on known ground only once it reaches back past the day it had reached
-        resume_day = walk.oldest_day if walk.id is not None else None
-        checks_limit = walk.id is not None  # the head walk always reads its first page
+        saved = walk if walk.id is not None else None
+        resume_day = saved.oldest_day if saved else None
+        walk = _overlapping(saved) if saved else walk
+        checks_limit = saved is not None  # the head walk always reads its first page
         while True:
-            reason = self._pause_reason(walk, options, budget, checks_limit)
+            # a kept walk gets past the page it stopped at, whatever the budget
+            behind = saved is not None and walk.number <= saved.number
+            keep = saved if behind else walk
+            reason = self._pause_reason(walk, options, budget, checks_limit, not behind)
             if reason is not None:
-                return self._keep_walk(walk, reason, result, failed=False)
+                return self._keep_walk(keep, reason, result, failed=False)
             checks_limit = True
             budget.left -= 1
             try:
                 read = self._read_walk_page(site, walk, result)
             except RUN_ENDERS as exc:
-                self._keep_walk(walk, str(exc) or type(exc).__name__, result, failed=False)
+                self._keep_walk(keep, str(exc) or type(exc).__name__, result, failed=False)
                 raise
             if read is None:
-                return self._keep_walk(walk, "the page failed", result, failed=True)
+                return self._keep_walk(keep, "the page failed", result, failed=True)
             moved, page = read
             if moved.source != walk.source:
                 resume_day = walk.oldest_day
             result.walk_pages += 1
-            new = self._take_fresh(site, page, options)
+            new = self._take_fresh(site, page, _since(walk, options))
             walk = _advanced(moved, page)
             if _walk_done(walk, page, new, resume_day, options.scan_pages):
                 return self._end_walk(walk)
 
     def _pause_reason(
-        self, walk: WalkState, options: CrawlOptions, budget: _Budget, checks_limit: bool
+        self,
+        walk: WalkState,
+        options: CrawlOptions,
+        budget: _Budget,
+        checks_limit: bool,
+        checks_budget: bool,
     ) -> str | None:
         if self.stop.is_set():
             return "stopped on request"
-        if budget.left <= 0:
+        if checks_budget and budget.left <= 0:
             return f"discover.max_pages ({self.config.discover.max_pages}) pages read"
         pending = sum(1 for key in self.frontier if key[0] == walk.site)
         if checks_limit and options.limit is not None and pending >= options.limit:
@@ -363,10 +373,10 @@ class Crawler:
         number = listing.number or page_number(url)
         return _WalkPage(listing.refs, {}, listing.next_url, listing.days, number)
 
-    def _take_fresh(self, site: SiteConfig, page: _WalkPage, options: CrawlOptions) -> int:
+    def _take_fresh(self, site: SiteConfig, page: _WalkPage, since: date | None) -> int:
         """Put the page's references to fetch into the frontier (the archive's first);
         returns how many of them the frontier did not hold yet."""
-        fresh = [r for r in page.refs if self._wanted(site, r, page, options)]
+        fresh = [r for r in page.refs if self._wanted(site, r, page, since)]
         new = sum(1 for r in fresh if (site.host, r.event_id) not in self.frontier)
         entries = [self._frontier_entry(site, ref, page) for ref in fresh]
         self.archive.save_frontier_entries(entries)
@@ -386,15 +396,13 @@ class Crawler:
             feed_updated_utc=feed.updated_utc if feed else None, found_at=self.now(),
         )  # fmt: skip
 
-    def _wanted(
-        self, site: SiteConfig, ref: EventRef, page: _WalkPage, options: CrawlOptions
-    ) -> bool:
+    def _wanted(self, site: SiteConfig, ref: EventRef, page: _WalkPage, since: date | None) -> bool:
         """New pages, and pages whose feed entry says they were updated since; none from
-        before the day of --since."""
+        before ``since``."""
         if not self._kind_wanted(ref):
             return False
         day = page.days.get(ref.event_id)
-        if options.since is not None and day is not None and day < options.since:
+        if since is not None and day is not None and day < since:
             return False
         state = self._page_state(site, ref.event_id)
         if state is None or state.versions == 0:
@@ -609,11 +617,9 @@ class _Budget:
 def _resumed(saved: list[WalkState], options: CrawlOptions) -> list[WalkState]:
     """The saved walks this run goes on with: all of them, the asked-for --backfill depth
     or --since day merged into one of that kind; a --since run only goes on with --since
-    walks (it archives nothing older than its day). Each goes on from the last page it
-    read (beyond the first two), so that pages the site removed since cannot shift an
-    unread entry onto a page it will not read again."""
+    walks (it archives nothing older than its day)."""
     walks = []
-    for walk in map(_overlapping, saved):
+    for walk in saved:
         if options.since is not None and walk.kind != "since":
             continue
         if walk.kind == "since" and options.since is not None:
@@ -624,7 +630,16 @@ def _resumed(saved: list[WalkState], options: CrawlOptions) -> list[WalkState]:
     return walks
 
 
+def _since(walk: WalkState, options: CrawlOptions) -> date | None:
+    """The day before which a walk wants nothing: its own (a --since walk going on in a
+    later run), else the run's --since."""
+    return date.fromisoformat(walk.since) if walk.since else options.since
+
+
 def _overlapping(walk: WalkState) -> WalkState:
+    """A kept walk goes on from the last page it read (beyond the first two), so that
+    pages the site removed since cannot shift an unread entry onto a page it will not
+    read again."""
     if walk.number <= 2 or page_number(walk.next_url) != walk.number:
         return walk
     previous = walk.number - 1
