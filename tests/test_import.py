@@ -46,7 +46,9 @@ def test_saved_pages_become_versions_in_the_order_they_were_saved(site, tmp_path
 
     result = kremlin("import", tmp_path / "saved", "--db", db)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "imported 2 (new 1, changed 1, unchanged 0), skipped 0"
+    assert result.stdout.strip() == (
+        "imported 2 (new 1, changed 1, unchanged 0), already archived 0, skipped 0"
+    )
     assert rows(db, "SELECT seq, captured_at FROM versions ORDER BY seq") == [
         (1, "2021-03-01T09:00:00Z"),
         (2, "2021-03-02T09:00:00Z"),
@@ -102,3 +104,47 @@ def test_the_real_saved_pages_import_and_the_rest_is_named(tmp_path):
     assert "53016-photos.html: not an event page" in result.stderr  # refused, named
     print_variants = rows(db, "SELECT count(*) FROM captures WHERE outcome = 'unchanged'")
     assert print_variants == [(2,)]  # the /print copies hold the same text as their pages
+
+
+def test_a_repeated_import_counts_the_files_as_already_archived(site, tmp_path):
+    folder = tmp_path / "saved"
+    for n, page in enumerate(site.news()):
+        save(folder, f"{page.event_id}.html", site.render(page), datetime(2021, 4, 1 + n))
+    save(folder, "list.html", b"<html><body>a listing</body></html>", datetime(2021, 4, 9))
+    db = tmp_path / "k.db"
+    first = kremlin("import", folder, "--db", db)
+    again = kremlin("import", folder, "--db", db)
+    assert first.stdout.strip() == (
+        "imported 3 (new 3, changed 0, unchanged 0), already archived 0, skipped 1"
+    )
+    assert again.stdout.strip() == (
+        "imported 0 (new 0, changed 0, unchanged 0), already archived 3, skipped 1"
+    )
+    assert rows(db, "SELECT discovered, new, unchanged, already_archived, skipped FROM runs") == [
+        (4, 3, 0, 0, 1),
+        (4, 0, 0, 3, 1),
+    ]
+    assert rows(db, "SELECT count(*) FROM captures") == [(3,)]
+    status = kremlin("status", "--db", db).stdout
+    assert "last import" in status and "new 0" in status and "already archived 3" in status
+
+
+@pytest.mark.shared
+def test_importing_the_real_pages_twice_adds_nothing_and_says_so(tmp_path):
+    if not SHARED_HTML.is_dir():
+        pytest.skip(f"real pages not found at {SHARED_HTML}")
+    db = tmp_path / "k.db"
+    first = kremlin("import", SHARED_HTML, "--db", db)
+    before = rows(db, "SELECT count(*) FROM captures")
+    again = kremlin("import", SHARED_HTML, "--db", db)
+    assert again.returncode == 0, again.stderr
+    imported = int(first.stdout.split()[1])
+    assert imported > 0
+    assert again.stdout.startswith(
+        f"imported 0 (new 0, changed 0, unchanged 0), already archived {imported}, skipped "
+    )
+    assert rows(db, "SELECT count(*) FROM captures") == before
+    assert rows(db, "SELECT new, already_archived FROM runs ORDER BY id") == [
+        (rows(db, "SELECT count(*) FROM pages")[0][0], 0),
+        (0, imported),
+    ]

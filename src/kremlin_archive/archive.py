@@ -48,7 +48,7 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
     retired_versions  the versions rows a re-derivation replaced, with its id
     wayback_cursors   query, resume_key, updated_at: where a CDX query of a backfill stopped
     runs         id, trigger, pid, started_at, finished_at, discovered, new, changed,
-                 unchanged, not_modified, gone, failed, error
+                 unchanged, not_modified, gone, failed, error, already_archived, skipped
     frontier_entries   pages a walk found and no capture settled yet (site, event_id, url,
                        section, kind, day, feed_updated(_utc), found_at, attempts)
     frontier_walks     walks that stopped before their end: kind, source (feed/listing),
@@ -112,6 +112,7 @@ OUTCOMES = ("new", "changed", "unchanged", "not-modified", "gone", "error")
 RUN_COUNTS = ("discovered", "new", "changed", "unchanged", "not_modified", "gone", "failed")
 #: The run count each capture outcome adds to.
 OUTCOME_COUNTS = dict(zip(OUTCOMES, RUN_COUNTS[1:], strict=True))
+RUN_IMPORT_COUNTS = ("already_archived", "skipped")  # an import's, NULL for a crawl
 GONE_STATUSES = (404, 410)
 
 migrations = Migrations("kremlin_archive")
@@ -305,6 +306,15 @@ def _migration_014(db: Database) -> None:
     db.execute("ALTER TABLE raw_pages ADD COLUMN dict_id INTEGER REFERENCES raw_dicts(id)")
     db.execute("ALTER TABLE raw_pages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX raw_pages_base ON raw_pages (base_sha256)")
+
+
+@migrations(name="007_run_import_counts")
+def _migration_007(db: Database) -> None:
+    """What an import did besides new versions: files already in the archive as they are
+    (a repeated import stores nothing and must not count them as new), and files skipped
+    (not an event page, older than the archive's last capture)."""
+    for column in RUN_IMPORT_COUNTS:
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER")
 
 
 _NEWEST_FULL_RAW = (
@@ -729,6 +739,15 @@ class Archive:
             (*key, capture.url, capture.captured_at),
         )
         return self.conn.execute(_PAGE_ROW, key).fetchone()
+
+    def stored_outcome(self, capture: Capture) -> str | None:
+        """The outcome this very capture got when it was saved before (same page, time,
+        source, status and body), or None when the archive does not hold it: saving it
+        again would change nothing. An import asks first, to count such files apart."""
+        raw_sha = sha256_hex(capture.body) if capture.body is not None else None
+        with self._errors():
+            page = self.conn.execute(_PAGE_ROW, (capture.site, capture.event_id)).fetchone()
+            return self._stored_outcome(page["id"], capture, raw_sha) if page else None
 
     def _stored_outcome(self, page_id: int, capture: Capture, raw_sha: str | None) -> str | None:
         """The outcome of the same capture saved before (a replay), or None."""
@@ -1211,8 +1230,10 @@ class Archive:
     def finish_run(
         self, run_id: int, finished_at: str, counts: dict[str, int], error: str | None
     ) -> None:
-        """Record the end of a run: its counts (keys of RUN_COUNTS; others are ignored)."""
-        values = {name: counts[name] for name in RUN_COUNTS if name in counts}
+        """Record the end of a run: its counts (keys of RUN_COUNTS and RUN_IMPORT_COUNTS;
+        others are ignored)."""
+        names = RUN_COUNTS + RUN_IMPORT_COUNTS
+        values = {name: counts[name] for name in names if name in counts}
         with self.transaction():
             self._update("runs", run_id, {"finished_at": finished_at, "error": error, **values})
         if self.run_id == run_id:

@@ -37,10 +37,14 @@ class ImportResult:
     imported: dict[str, int] = field(default_factory=dict)  # outcome -> files
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warc: WarcImport | None = None  # what the WARC / ARC files gave, when there were any
+    already_archived: int = 0  # files whose very capture the archive holds: nothing stored
 
     def summary(self) -> str:
         done = ", ".join(f"{k} {self.imported.get(k, 0)}" for k in ("new", "changed", "unchanged"))
-        line = f"imported {sum(self.imported.values())} ({done}), skipped {len(self.skipped)}"
+        line = (
+            f"imported {sum(self.imported.values())} ({done}), "
+            f"already archived {self.already_archived}, skipped {len(self.skipped)}"
+        )
         if self.warc is not None:
             line += f", other WARC records {self.warc.other_records}"
         return line
@@ -65,7 +69,8 @@ class ImportResult:
         failed = self.imported.get("error", 0) + len(self.problems)
         if self.warc is not None:
             files += sum(self.warc.outcomes.values()) + len(self.warc.skipped)
-        return {"discovered": files, **kept, "failed": failed}
+        extra = {"already_archived": self.already_archived, "skipped": len(self.skipped)}
+        return {"discovered": files, **kept, "failed": failed, **extra}
 
 
 def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
@@ -187,6 +192,10 @@ def _import_parsed(
         captured_at=captured_at, source="import", status=200, body=parsed.body,
         transcript=transcript,
     )  # fmt: skip
+    if archive.stored_outcome(capture) is not None:
+        result.already_archived += 1
+        logger.debug("already archived file=%s url=%s", path, transcript.url)
+        return
     outcome = save_capture(archive, capture)
     result.imported[outcome] = result.imported.get(outcome, 0) + 1
     logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .archive import RUN_COUNTS, Archive
+from .archive import RUN_COUNTS, RUN_IMPORT_COUNTS, Archive
 from .config import Config
 from .errors import NotArchived
 from .locks import pid_alive, read_state, state_path
@@ -133,6 +133,7 @@ def _render_frontier(frontier: dict[str, Any]) -> list[str]:
 def _render_run(run: dict[str, Any]) -> str:
     n = {k: run.get(k) or 0 for k in RUN_COUNTS}
     n["unchanged"] += n.pop("not_modified")
+    n |= {k.replace("_", " "): run[k] for k in RUN_IMPORT_COUNTS if run.get(k) is not None}
     counts = ", ".join(f"{k} {v}" for k, v in n.items())
     line = f"last {run['trigger']:<8} {run['started_at']} {run['outcome']}: {counts}"
     return line + (f"\n  error: {run['error']}" if run.get("error") else "")
