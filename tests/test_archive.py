@@ -475,7 +475,7 @@ def start_crawl(db: Path, site) -> subprocess.Popen:
     """``kremlin-archive crawl`` against the fake site, logging each capture on stderr."""
     env = {k: v for k, v in os.environ.items() if k.lower() != "http_proxy"}
     command = [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db)]
-    command += ["--base-url", site.url, "--delay", "0", "--log-level", "INFO"]
+    command += ["--base-url", site.url, "--delay", "0", "--log-level", "DEBUG"]
     return subprocess.Popen(
         command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
@@ -501,7 +501,7 @@ def test_crawl_killed_at_a_random_point_resumes_with_the_missing_pages(fake_site
     crawl = start_crawl(db, fake_site)
     wanted, seen = random.Random(seed).randrange(1, len(fake_site.ids)), 0
     while seen < wanted and (line := crawl.stderr.readline()):
-        seen += "captured url=" in line
+        seen += "captured url=" in line  # a DEBUG line, one per page
     crawl.send_signal(signal.SIGKILL)
     crawl.wait()
     check_consistent(db)

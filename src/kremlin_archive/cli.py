@@ -25,8 +25,8 @@ from . import __version__
 from .config import DEFAULT_SITE, Config, load_config, render_defaults, with_base_url
 from .errors import ConfigError, KremlinArchiveError
 from .parallel import default_jobs
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from .progress import NO_PROGRESS
+from .terminal import COLOR_MODES, LOG_FORMAT, color_for, colour_diff, progress_bar
 
 
 class Failure(click.ClickException):
@@ -236,8 +236,8 @@ def crawl(
         discover=not (ids or urls),
     )
     stop = threading.Event()
-    with stop_on_signals(stop):
-        result = run_crawl(config, options, stop=stop)
+    with stop_on_signals(stop), progress_bar("crawl") as progress:
+        result = run_crawl(config, options, stop=stop, progress=progress)
     click.echo(result.summary())
     for url, reason in result.failures:
         click.echo(f"failed {url}: {reason}", err=True)
@@ -325,7 +325,8 @@ def import_pages(
 
     config = make_config(config_path, db_path, log__level=log_level)
     stamp = format_utc(captured_at) if captured_at else None
-    result = run_import(config, paths, stamp, jobs=jobs or default_jobs())
+    with progress_bar("import") as progress:
+        result = run_import(config, paths, stamp, jobs=jobs or default_jobs(), progress=progress)
     click.echo(result.summary())
     for path, reason in result.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
@@ -692,6 +693,13 @@ def history(
 @click.argument("b", type=click.IntRange(min=1), required=False)
 @site_option
 @click.option("--word", is_flag=True, help="Mark changed words within lines.")
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour the diff: auto (on a terminal, unless NO_COLOR is set), always, never.",
+)
 @handle_errors
 def diff(
     config_path: Path | None,
@@ -702,6 +710,7 @@ def diff(
     b: int | None,
     site: str | None,
     word: bool,
+    color: str,
 ) -> None:
     """Show what changed between versions A and B of a page as a unified line diff
     (default: the last two versions; A alone: A against the latest).
@@ -710,6 +719,7 @@ def diff(
     Example:
       kremlin-archive diff 53016
       kremlin-archive diff 53016 1 3 --word
+      kremlin-archive diff 53016 --color always | less -R
     """
     from .lookup import open_archive, pick_pair, render_diff
 
@@ -717,7 +727,9 @@ def diff(
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
         old, new = pick_pair(archive, _page(archive, config, ref, site), a, b)
     text = render_diff(old, new, word)
-    if text:
+    if text and color_for(color, sys.stdout):
+        click.echo(colour_diff(text, word), color=True)
+    elif text:
         click.echo(text)
 
 
@@ -923,11 +935,12 @@ def export(
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     options = ExportOptions(fmt, out, all_versions, since)
-    with open_archive(config.database.path, config.database.busy_timeout) as archive:
-        if not sys.stderr.isatty():
-            manifest = export_archive(archive, options)
-        else:
-            with click.progressbar(length=count_records(archive, options), file=sys.stderr) as bar:
-                manifest = export_archive(archive, options, bar.update)
+    with (
+        open_archive(config.database.path, config.database.busy_timeout) as archive,
+        progress_bar("export") as progress,
+    ):
+        if progress is not NO_PROGRESS:
+            progress.add_total(count_records(archive, options))
+        manifest = export_archive(archive, options, progress.advance)
     counts = manifest["counts"]
     click.echo(f"exported {counts['records']} records in {counts['files']} files to {out}")

@@ -57,6 +57,7 @@ from .errors import (
 from .fetch import Fetcher, Response
 from .locks import hold_run_lock
 from .normalize import parse_event_page
+from .progress import NO_PROGRESS, Progress
 from .timeutil import stamp_key, utc_now
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Crawler:
     fetcher: Fetcher
     now: Callable[[], str] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    progress: Progress = NO_PROGRESS  # told of the pages to fetch and of each one done
     states: dict[tuple[str, int], PageState | None] = field(default_factory=dict)
     frontier: dict[tuple[str, int], FrontierEntry] = field(default_factory=dict)
 
@@ -178,6 +180,7 @@ class Crawler:
         self.archive.count_discovered(len(todo))
         if options.limit is not None:
             todo = todo[: max(0, options.limit - _fetched(result))]
+        self.progress.add_total(len(todo))
         for ref in todo:
             if self.stop.is_set():
                 return
@@ -360,6 +363,7 @@ class Crawler:
             return None
 
     def _fetch_walk_page(self, site: SiteConfig, url: str, feed: bool) -> _WalkPage:
+        self.progress.advance(0, f"discovering {url}")
         response = self.fetcher.fetch(_on_mirror(site, url))
         if response.status != 200:
             raise FeedError(f"{url}: HTTP {response.status}")
@@ -481,7 +485,8 @@ class Crawler:
             result.failures.append((capture.url, capture.error or "error"))
         else:
             result.count(outcome)
-        logger.info("captured url=%s outcome=%s", capture.url, outcome)
+        logger.debug("captured url=%s outcome=%s", capture.url, outcome)
+        self.progress.advance(1, f"{capture.event_id} {outcome}")
 
     def _base_capture(self, site: SiteConfig, ref: EventRef, **more) -> Capture:
         source = "replica" if site.mirror_url else "live"
@@ -545,9 +550,14 @@ def check_urls(config: Config, urls: tuple[str, ...]) -> None:
 
 
 def run_crawl(
-    config: Config, options: CrawlOptions, *, stop: threading.Event | None = None
+    config: Config,
+    options: CrawlOptions,
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> CrawlResult:
-    """One whole run with the run lock held and the run recorded in the runs table."""
+    """One whole run with the run lock held and the run recorded in the runs table;
+    ``progress`` hears of the pages to fetch and of each one fetched."""
     check_urls(config, options.urls)
     stop = stop or threading.Event()
     with (
@@ -557,7 +567,8 @@ def run_crawl(
         for site in config.enabled_sites:
             fetcher.check_host(site.fetch_url)  # unreachable: stop before touching the archive
         with Archive(config.database.path, busy_timeout=config.database.busy_timeout) as arc:
-            return _recorded_run(Crawler(config, arc, fetcher, stop=stop), options)
+            crawler = Crawler(config, arc, fetcher, stop=stop, progress=progress)
+            return _recorded_run(crawler, options)
 
 
 def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
@@ -569,6 +580,8 @@ def _recorded_run(crawler: Crawler, options: CrawlOptions) -> CrawlResult:
         _record_failed_end(archive, run_id, exc)
         raise
     archive.finish_run(run_id, utc_now(), result.counts(), "; ".join(result.problems()) or None)
+    facts = " ".join(f"{name}={count}" for name, count in result.counts().items())
+    logger.info("run finished run_id=%s trigger=%s %s", run_id, options.trigger, facts)
     return result
 
 

@@ -420,7 +420,7 @@ class Fetcher:
     # the answer --------------------------------------------------------------------------
 
     def _finish(self, url: str, raw: _Raw, expect: str | None = None) -> Response:
-        logger.info("fetched url=%s status=%s bytes=%d", url, raw.status, len(raw.body))
+        logger.debug("fetched url=%s status=%s bytes=%d", url, raw.status, len(raw.body))
         if raw.status not in PAGE_STATUSES:
             raise HTTPStatusError(f"{url}: HTTP {raw.status}", url, raw.status)
         text = "" if raw.status == 304 else decode_html(raw.body, raw.headers.get("content-type"))

@@ -24,6 +24,7 @@ from .errors import ConfigError, PageError
 from .locks import hold_run_lock
 from .normalize import Transcript, parse_event_page
 from .parallel import Failed, map_ordered
+from .progress import NO_PROGRESS, Progress
 from .timeutil import format_utc, utc_now
 from .warc import Problem, WarcImport, WarcImporter, is_warc_path
 
@@ -84,7 +85,11 @@ def iter_saved_pages(paths: tuple[Path, ...]) -> Iterator[Path]:
 
 
 def run_import(
-    config: Config, paths: tuple[Path, ...], captured_at: str | None, jobs: int = 1
+    config: Config,
+    paths: tuple[Path, ...],
+    captured_at: str | None,
+    jobs: int = 1,
+    progress: Progress = NO_PROGRESS,
 ) -> ImportResult:
     """Archive saved event pages (a browser's "save page", a wget mirror) without network,
     each as a capture of source "import" taken at ``captured_at`` or, by default, at the
@@ -112,14 +117,16 @@ def run_import(
             key=lambda pair: (pair[1], str(pair[0])),
         )
         archive.count_discovered(len(files))
+        progress.add_total(len(files) + len(warcs))
         try:
-            _import_files(config, archive, files, result, jobs)
+            _import_files(config, archive, files, result, jobs, progress)
             if warcs:
-                result.add_warc(import_warcs(config, archive, warcs))
+                result.add_warc(import_warcs(config, archive, warcs, progress))
         except BaseException as exc:
             archive.finish_run(run_id, utc_now(), result.counts(len(files)), f"{exc}")
             raise
         archive.finish_run(run_id, utc_now(), result.counts(len(files)), None)
+    logger.info("import finished run_id=%s %s", run_id, result.summary())
     return result
 
 
@@ -148,6 +155,7 @@ def _import_files(
     files: list[tuple[Path, str]],
     result: ImportResult,
     jobs: int,
+    progress: Progress = NO_PROGRESS,
 ) -> None:
     """Each file in order; the ones dated in the future are skipped before parsing."""
     now = utc_now()
@@ -157,8 +165,9 @@ def _import_files(
         if stamp > now:
             reason = f"its time {stamp} is ahead of the clock (a wrong file date?)"
             result.skipped.append((str(path), reason))
-            continue
-        _import_parsed(config, archive, path, stamp, next(parsed), result)
+        else:
+            _import_parsed(config, archive, path, stamp, next(parsed), result)
+        progress.advance(1, path.name)
 
 
 def _import_parsed(
@@ -198,14 +207,17 @@ def _import_parsed(
         return
     outcome = save_capture(archive, capture)
     result.imported[outcome] = result.imported.get(outcome, 0) + 1
-    logger.info("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
+    logger.debug("imported file=%s url=%s outcome=%s", path, transcript.url, outcome)
 
 
-def import_warcs(config: Config, archive: Archive, paths: list[Path]) -> WarcImport:
+def import_warcs(
+    config: Config, archive: Archive, paths: list[Path], progress: Progress = NO_PROGRESS
+) -> WarcImport:
     """Import WARC / ARC files in the order given (see ``warc.py``)."""
     importer = WarcImporter(config, archive)
     for path in paths:
         importer.import_file(path)
+        progress.advance(1, path.name)
     return importer.result
 
 
