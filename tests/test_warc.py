@@ -108,7 +108,10 @@ def test_the_round_trip_gives_the_same_pages_captures_and_versions(crawled, tmp_
     copy = tmp_path / "copy.db"
     result = kremlin("import", warc, "--db", copy)
     assert result.returncode == 0, result.stderr
-    summary = "imported 11 (new 6, changed 1, unchanged 1), skipped 0, other WARC records 1"
+    summary = (
+        "imported 11 (new 6, changed 1, unchanged 1), already archived 0, skipped 0,"
+        " other WARC records 1"
+    )
     assert result.stdout.strip() == summary  # the other record: the warcinfo
     assert query(copy, PAGES) == query(db, PAGES)
     assert query(copy, VERSIONS) == query(db, VERSIONS)
@@ -269,7 +272,8 @@ def test_a_warc_written_by_warcio_imports_as_two_versions(tmp_path):
     result = kremlin("import", warc, "--db", db)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "imported 3 (new 1, changed 1, unchanged 1), skipped 0, other WARC records 5"
+        "imported 3 (new 1, changed 1, unchanged 1), already archived 0, skipped 0,"
+        " other WARC records 5"
     )  # 4 requests and the listing page are counted, not imported
     assert query(db, "SELECT event_id, seq, captured_at FROM versions v JOIN pages p") == [
         (page_id, 1, "2021-03-01T09:00:00Z"),
