@@ -656,7 +656,7 @@ def test_every_version_and_page_records_the_normalizer_that_made_it(fake_site, t
     assert query(db, "SELECT DISTINCT normalizer_version FROM versions") == [(NORMALIZER_VERSION,)]
     assert query(db, "SELECT DISTINCT normalizer_version FROM pages") == [(NORMALIZER_VERSION,)]
     result = kremlin("renormalize", "--db", db)  # so an upgrade knows what to re-derive
-    assert result.stdout.strip() == "pages 0, renormalized 0, unchanged 0, failed 0"
+    assert result.stdout.startswith("pages 0, renormalized 0, unchanged 0, failed 0: nothing")
 
 
 # --- an archive made by the normalizer before whole turns (NORMALIZER_VERSION 3) ----------

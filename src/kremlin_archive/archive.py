@@ -501,6 +501,19 @@ class GoodCapture:
 
 
 @dataclass(frozen=True)
+class RefusedCapture:
+    """A 200 whose page did not normalize when it came, its body kept."""
+
+    id: int
+    page_id: int
+    event_id: int
+    url: str
+    captured_at: str
+    raw_sha256: str
+    error: str | None
+
+
+@dataclass(frozen=True)
 class PastCapture:
     """A good capture saved in the past of its page, its outcome not yet settled
     (``capture_id`` None: the same capture was saved before, with ``outcome``)."""
@@ -1010,6 +1023,26 @@ class Archive:
             (page_id,),
         )
         return [GoodCapture(r["id"], r["captured_at"], r["source"], r["raw_sha256"]) for r in rows]
+
+    def refused_captures(self) -> list[RefusedCapture]:
+        """Every 200 that was refused (no transcript) but whose body was kept, by page and
+        capture time: what a later normalizer may read."""
+        rows = self._all(
+            "SELECT c.id, c.page_id, c.captured_at, c.raw_sha256, c.error, p.event_id, p.url"
+            " FROM captures c JOIN pages p ON p.id = c.page_id WHERE c.outcome = 'error'"
+            " AND c.http_status = 200 AND c.raw_sha256 IS NOT NULL"
+            " ORDER BY c.page_id, c.captured_at, c.id"
+        )
+        return [RefusedCapture(**dict(row)) for row in rows]
+
+    def accept_refused(self, refused: RefusedCapture) -> PastCapture:
+        """Turn a refused capture that now normalizes into a good one of the past (outcome
+        "unchanged", no version yet, its old error dropped): the caller derives the page's
+        chain again and settles it with :meth:`settle_chain` in the same transaction."""
+        with self.transaction():
+            self._update("captures", refused.id, {"outcome": "unchanged", "error": None})
+            self._update_past(refused.page_id, refused.captured_at)
+        return PastCapture(refused.page_id, refused.id, "unchanged")
 
     def mark_normalized(self, page_id: int, normalizer_version: int) -> None:
         """Record that the page's current version was checked with this normalizer."""

@@ -12,6 +12,9 @@ is placed in the page's past instead:
                    differs, all in one transaction (``Archive.settle_chain``: the rows
                    replaced are kept, the re-derivation recorded); any other capture goes
                    through ``renormalize.save_capture`` as before.
+    reread_refused a 200 that was refused when it came (its body kept) and that this
+                   normalizer reads: it becomes a good capture placed in its page's history
+                   the same way, by capture time (``renormalize`` runs it).
 
 The same set of captures therefore gives the same versions, times and changes whatever
 order they were saved in (captures of one second keep their saving order).
@@ -23,9 +26,10 @@ import logging
 from collections import OrderedDict
 from dataclasses import replace
 
-from .archive import Archive, Capture
+from .archive import Archive, Capture, RefusedCapture
 from .changeset import Content
 from .errors import PageError
+from .progress import NO_PROGRESS, Progress
 from .renormalize import INSTALLED, Normalizer, derive_chain
 from .renormalize import save_capture as save_in_order
 
@@ -75,3 +79,37 @@ def _save_in_past(archive: Archive, capture: Capture, normalizer: Normalizer) ->
     outcome = archive.settle_chain(past, chain, normalizer.version, reason)
     logger.debug("saved past capture url=%s outcome=%s", capture.url, outcome)
     return outcome
+
+
+def reread_refused(
+    archive: Archive, normalizer: Normalizer = INSTALLED, progress: Progress = NO_PROGRESS
+) -> dict[str, int]:
+    """Read every refused 200 whose body was kept again with ``normalizer``; one that
+    normalizes now, and names its own event, becomes a good capture in its page's history
+    (one transaction each). Returns counts: refused (re-read), recovered."""
+    refused = archive.refused_captures()
+    progress.add_total(len(refused))
+    counts = {"refused": len(refused), "recovered": 0}
+    for capture in refused:
+        recovered = _reread(archive, capture, normalizer)
+        counts["recovered"] += recovered
+        progress.advance(1, f"{capture.event_id} {'recovered' if recovered else 'refused'}")
+    return counts
+
+
+def _reread(archive: Archive, refused: RefusedCapture, normalizer: Normalizer) -> bool:
+    try:
+        transcript = normalizer.parse(archive.raw_body(refused.raw_sha256), refused.url)
+    except PageError as exc:
+        logger.debug("still refused capture_id=%s error=%s", refused.id, exc)
+        return False
+    if transcript.event_id not in (None, refused.event_id):
+        return False
+    reason = f"a refused capture of {refused.captured_at} normalizes now ({refused.error})"
+    with archive.transaction():
+        past = archive.accept_refused(refused)
+        chain = derive_chain(archive, past.page_id, normalizer, _CONTENTS)
+        archive.settle_chain(past, chain, normalizer.version, reason)
+        archive.mark_normalized(past.page_id, normalizer.version)
+    logger.info("refused capture re-read capture_id=%s event_id=%s", refused.id, refused.event_id)
+    return True

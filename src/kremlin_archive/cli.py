@@ -395,27 +395,44 @@ def wayback(
 @main.command()
 @config_options
 @jobs_option
+@click.option("--force", is_flag=True, help="Re-derive every page, not only the due ones.")
 @handle_errors
 def renormalize(
-    config_path: Path | None, db_path: Path | None, log_level: str | None, jobs: int | None
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str | None,
+    jobs: int | None,
+    force: bool,
 ) -> None:
-    """Re-derive every current version from the stored raw pages with this normalizer.
+    """Re-derive the current versions from the stored raw pages with this normalizer.
 
-    No network. Where the text changes, a version marked as re-normalization is added.
+    No network. By default only the pages an older normalizer read; --force re-derives
+    every page. Where the text changes, a version marked as re-normalization is added.
+    Refused pages whose body was kept are read again too.
 
     \b
     Example:
       kremlin-archive renormalize --db archive/kremlin.db
       kremlin-archive renormalize --jobs 1
+      kremlin-archive renormalize --force
     """
+    from .chronology import reread_refused
     from .lookup import open_archive
+    from .renormalize import INSTALLED, render_summary
     from .renormalize import renormalize as renormalize_archive
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     db = config.database
-    with open_archive(db.path, db.busy_timeout, read_only=False) as archive:
-        counts = renormalize_archive(archive, jobs=jobs or default_jobs())
-    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    with (
+        open_archive(db.path, db.busy_timeout, read_only=False) as archive,
+        progress_bar("renormalize") as progress,
+    ):
+        counts = renormalize_archive(
+            archive, force=force, jobs=jobs or default_jobs(), progress=progress
+        )
+        refused = reread_refused(archive, progress=progress)
+        known = len(archive.pages_to_renormalize(INSTALLED.version, force=True))
+    click.echo(render_summary(counts, refused, known - counts["pages"], INSTALLED.version))
 
 
 @main.command()

@@ -32,6 +32,7 @@ from .changeset import Content, Link, link_chain
 from .errors import PageError
 from .normalize import NORMALIZER_VERSION, Transcript, parse_event_page
 from .parallel import Failed, map_ordered
+from .progress import NO_PROGRESS, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,12 @@ INSTALLED = Normalizer()
 
 
 def renormalize(
-    archive: Archive, normalizer: Normalizer = INSTALLED, *, force: bool = False, jobs: int = 1
+    archive: Archive,
+    normalizer: Normalizer = INSTALLED,
+    *,
+    force: bool = False,
+    jobs: int = 1,
+    progress: Progress = NO_PROGRESS,
 ) -> dict[str, int]:
     """Re-derive the current version of every page not yet checked with ``normalizer``
     (every page with ``force``). Returns counts: pages, renormalized (versions added),
@@ -59,11 +65,14 @@ def renormalize(
     the same order and with the same result as one process."""
     counts = {"pages": 0, "renormalized": 0, "unchanged": 0, "failed": 0}
     page_ids = archive.pages_to_renormalize(normalizer.version, force)
+    progress.add_total(len(page_ids))
     work = (_parse_work(archive, page_id) for page_id in page_ids)
     parse = functools.partial(_parsed_content, normalizer.parse)
     for page_id, (raw_sha, content) in zip(page_ids, map_ordered(parse, work, jobs), strict=True):
         counts["pages"] += 1
-        counts[_apply(archive, page_id, raw_sha, content, normalizer)] += 1
+        outcome = _apply(archive, page_id, raw_sha, content, normalizer)
+        counts[outcome] += 1
+        progress.advance(1, f"page {page_id} {outcome}")
     logger.info("renormalized version=%s counts=%s", normalizer.version, counts)
     return counts
 
@@ -203,3 +212,21 @@ def _content(
     archive: Archive, capture: GoodCapture, url: str | None, normalizer: Normalizer
 ) -> Content:
     return Content.of(normalizer.parse(archive.raw_body(capture.raw_sha256), url))
+
+
+def render_summary(
+    counts: dict[str, int], refused: dict[str, int], up_to_date: int, version: int
+) -> str:
+    """What ``renormalize`` prints: its counts, the refused 200s read again, and why nothing
+    was done when nothing was."""
+    line = ", ".join(f"{name} {counts[name]}" for name in counts)
+    if refused["refused"]:
+        line += f"; refused pages re-read {refused['refused']}, recovered {refused['recovered']}"
+    if counts["pages"] or refused["refused"]:
+        return line
+    if not up_to_date:
+        return f"{line}: nothing to do, the archive holds no version yet"
+    return (
+        f"{line}: nothing to do, all {up_to_date} pages were read with normalizer version "
+        f"{version} already; --force re-derives every page from its stored raw page"
+    )
