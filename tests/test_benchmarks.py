@@ -78,3 +78,21 @@ def test_the_wayback_benchmark_runs_and_checks_its_history(tmp_path):
     assert text.startswith(README) and "## Wayback backfill (benchmarks/wayback.py)" in text
     assert "same history as the backfill alone: yes" in text
     assert "| second backfill, nothing new | 1 requests (0 replays)" in text
+
+
+def test_scale_builds_a_small_archive_and_writes_every_read_figure(tmp_path):
+    script = RUN.parent / "scale.py"
+    out = tmp_path / "README.md"
+    out.write_text(README)
+    command = [sys.executable, str(script), "--pages", "16", "--samples", "5", "--queries", "3"]
+    command += ["--workdir", str(tmp_path / "work"), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.endswith("\n") and "## Normalizer\n\nTheir section.\n" in text
+    assert "16 pages, 48 versions" in text
+    figures = ("`search`", "`history`", "`show`", "`diff`", "`changes --since", "`list --since")
+    for figure in figures:
+        assert f"| {figure}" in text
+    assert "`export --format jsonl`" in text and "`kremlin-archive verify`" in text
+    assert (tmp_path / "work" / "scale-16-0.db").is_file()  # cached for the next run
