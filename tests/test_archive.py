@@ -363,6 +363,26 @@ def test_schema_is_applied_once_by_registered_migrations_in_wal_mode(tmp_path):
     assert (mode, keys, synchronous) == ("wal", 1, 1)  # synchronous 1 is NORMAL
 
 
+def test_list_since_reads_the_days_asked_for_through_the_date_index(archive):
+    rng = random.Random(5)
+    for n, day in enumerate((1, 9, 20, 28)):
+        page = generate_page(rng, 62000 + n, datetime(2021, 5, day, 12, 0))
+        archive.save_capture(capture_of(page, f"2021-06-0{n + 1}T10:00:00Z"))
+    statements: list[str] = []
+    archive.conn.set_trace_callback(statements.append)
+    listed = list(list_pages(archive, datetime(2021, 5, 20).date()))
+    archive.conn.set_trace_callback(None)
+    assert [(item.event_id, item.date) for item in listed] == [
+        (62003, "2021-05-28"),
+        (62002, "2021-05-20"),
+    ]
+    (listing,) = [sql for sql in statements if "current_transcripts" in sql]  # values bound
+    plan_rows = archive.conn.execute("EXPLAIN QUERY PLAN " + listing).fetchall()
+    steps = [row[-1] for row in plan_rows]
+    assert any("USING INDEX versions_date" in step for step in steps), steps
+    assert not any(step == "SCAN v" for step in steps), steps
+
+
 def test_locked_database_raises_database_busy(tmp_path, page):
     path = tmp_path / "kremlin.db"
     Archive(path).close()
