@@ -70,12 +70,13 @@ def test_the_warc_benchmark_runs_and_its_round_trip_holds(tmp_path):
 def test_the_wayback_benchmark_runs_and_checks_its_history(tmp_path):
     out = tmp_path / "README.md"
     out.write_text(README)
-    script = RUN.with_name("wayback.py")
+    script = RUN.with_name("wayback_backfill.py")
     command = [sys.executable, str(script), "--pages", "6", "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = out.read_text()
-    assert text.startswith(README) and "## Wayback backfill (benchmarks/wayback.py)" in text
+    assert text.startswith(README)
+    assert "## Wayback backfill (benchmarks/wayback_backfill.py)" in text
     assert "same history as the backfill alone: yes" in text
     assert "| second backfill, nothing new | 1 requests (0 replays)" in text
 
