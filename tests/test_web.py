@@ -210,6 +210,8 @@ def test_the_raw_tables_and_views_stay_reachable_with_texts_cut(web):
     for view in ("changes", "current_transcripts"):
         html = page(web, f"/{db}/{view}")
         assert f'href="/-/event/en.kremlin.ru/{crawled.edited}"' in html  # ids link
+    changes = page(web, f"/{db}/changes")
+    assert f'href="/-/event/en.kremlin.ru/{crawled.edited}/diff/2..3">3</a>' in changes
     row = page(web, f"/{db}/versions/1")
     assert len(text_of(row)) > 500  # a row's own page shows the text whole
 

@@ -78,16 +78,22 @@ def menu_links(datasette) -> list[dict]:
 
 
 @hookimpl
-def render_cell(row, value, column, datasette):
-    """An event id in a listing links to its event page (where the row names its site)."""
-    if column != "event_id" or not isinstance(value, int):
+def render_cell(row, value, column, table, datasette):
+    """In a listing that names the site, an event id links to its event page, and in the
+    ``changes`` view a version number to its diff against the version before."""
+    if column not in ("event_id", "version") or not isinstance(value, int):
         return None
     try:
-        site = row["site"]
+        site, event_id = row["site"], row["event_id"]
     except (KeyError, IndexError):
         return None
-    href = datasette.urls.path(f"/-/event/{site}/{value}")
-    return Markup(f'<a href="{escape(href)}">{value}</a>')
+    if column == "event_id":
+        href = f"/-/event/{site}/{value}"
+    elif table == "changes" and value > 1:
+        href = f"/-/event/{site}/{event_id}/diff/{value - 1}..{value}"
+    else:
+        return None
+    return Markup(f'<a href="{escape(datasette.urls.path(href))}">{value}</a>')
 
 
 # --------------------------------------------------------------------------- reading
