@@ -24,6 +24,7 @@ from kremlin_archive.changes import Change, list_changes
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.notify import Notifier, masked, render_message
 from kremlin_archive.service import Service, make_notifier
+from runcli import kremlin
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)  # every page is due for a recheck
 
@@ -290,3 +291,12 @@ def test_a_retry_goes_only_to_the_receivers_that_missed_the_message(receiver):
     assert (record["status"], record["attempts"]) == ("failed", 3)
     assert record["error"].startswith(f"json://127.0.0.1:{down.split(':')[2]}")
     assert receiver.url.removeprefix("json://").split("/")[0] not in record["error"]
+
+
+def test_serve_refuses_a_notification_url_it_cannot_use_before_starting(tmp_path):
+    config = tmp_path / "k.toml"
+    config.write_text('[notify]\nurls = ["nosuchservice://whatever"]\n', encoding="utf-8")
+    result = kremlin("serve", "--config", config, "--db", tmp_path / "a.db", timeout=60)
+    assert result.returncode == 2
+    assert "notify.urls: Apprise does not understand 'nosuchservice://…'" in result.stderr
+    assert not (tmp_path / "a.db").exists()
