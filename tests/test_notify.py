@@ -24,6 +24,7 @@ from kremlin_archive.changes import Change, list_changes
 from kremlin_archive.config import load_config, with_base_url
 from kremlin_archive.notify import Notifier, masked, render_message
 from kremlin_archive.service import Service, make_notifier
+from kremlin_archive.status import gather_status, render_status
 from runcli import kremlin
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)  # every page is due for a recheck
@@ -198,6 +199,9 @@ def test_a_receiver_that_is_down_delays_nothing_and_is_recorded(tmp_path, site, 
     assert all(n["error"] and n["targets"].startswith("json://127.0.0.1") for n in failed)
     assert sleep.waits == [30.0, 60.0, 120.0] * 2  # backoff doubles, retries=3, per message
     assert "notify failed" in caplog.text
+    shown = render_status(gather_status(config))
+    assert "notify    0 sent, 2 failed; last failed " in shown
+    assert f"(run {failed[0]['run_id']}): json://127.0.0.1:" in shown
 
 
 def test_the_service_goes_on_when_the_notifier_breaks(tmp_path, site):

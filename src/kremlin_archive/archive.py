@@ -1372,6 +1372,18 @@ class Archive:
         with self.transaction():
             return self._insert("notifications", record)
 
+    def notification_summary(self) -> dict:
+        """How many notifications were sent and failed, and the newest failed one."""
+        counts = dict(self._all("SELECT status, count(*) FROM notifications GROUP BY status"))
+        last = self._all(
+            "SELECT * FROM notifications WHERE status = 'failed' ORDER BY id DESC LIMIT 1"
+        )
+        return {
+            "sent": counts.get("sent", 0),
+            "failed": counts.get("failed", 0),
+            "last_failed": dict(last[0]) if last else None,
+        }
+
     def notifications(self, limit: int = 20) -> list[dict]:
         """The newest notifications first, as dicts of the notifications columns."""
         rows = self._all("SELECT * FROM notifications ORDER BY id DESC LIMIT ?", (limit,))

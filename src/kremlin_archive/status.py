@@ -36,6 +36,7 @@ def gather_status(config: Config) -> dict[str, Any]:
         status["last_run_failures"] = archive.last_run_failures()
         status["budget"] = recheck_budgets(candidates_of(archive.recheck_candidates()), config)
         status["frontier"] = archive.frontier_summary()
+        status["notifications"] = archive.notification_summary()
     state = read_state(state_path(db.path))
     status["service"] = {"running": True} | state if state else {"running": False}
     return status
@@ -98,6 +99,7 @@ def render_status(status: dict[str, Any]) -> str:
     lines.extend(_render_failures(status["last_run_failures"]))
     lines.extend(f"budget    {b['summary']}" for b in status.get("budget", {}).values())
     lines.extend(_render_frontier(status.get("frontier") or {}))
+    lines.extend(_render_notifications(status.get("notifications")))
     lines.append(_render_service(status["service"]))
     return "\n".join(lines)
 
@@ -146,6 +148,17 @@ def _render_failures(failures: dict[str, Any] | None) -> list[str]:
         f"failures of the last run ({failures['trigger']} #{failures['run']}): {failures['failed']}"
     )
     return [head] + [f"  {page['url']}: {page['error']}" for page in failures["pages"]]
+
+
+def _render_notifications(summary: dict[str, Any] | None) -> list[str]:
+    """The service's messages, when it sent any: counts and the newest failure."""
+    if not summary or not (summary["sent"] or summary["failed"]):
+        return []
+    line = f"notify    {summary['sent']} sent, {summary['failed']} failed"
+    last = summary["last_failed"]
+    if last:
+        line += f"; last failed {last['finished_at']} (run {last['run_id']}): {last['error']}"
+    return [line]
 
 
 def _render_service(state: dict[str, Any] | None) -> str:
