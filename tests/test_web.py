@@ -184,9 +184,12 @@ def test_the_atom_feed_lists_what_the_cli_lists_and_parses(web):
     assert diff.status_code == 200
 
 
-def test_the_changes_page_filters_by_since(web):
+def test_the_changes_page_filters_by_since_and_site(web):
     html = page(web, "/-/changes?since=2999-01-01")
     assert "No changes since 2999-01-01T00:00:00Z." in html
+    assert '<option value="en.kremlin.ru">en.kremlin.ru</option>' in html
+    assert len(rows_of(page(web, "/-/changes?site=en.kremlin.ru"), "kremlin-changes")) == 5
+    assert "No changes." in page(web, "/-/changes?site=kremlin.ru")
 
 
 def test_search_accepts_everyday_queries(web):
@@ -196,6 +199,8 @@ def test_search_accepts_everyday_queries(web):
     assert f'href="/-/event/en.kremlin.ru/{covid}?version=2"' in html
     assert "1 match." in page(web, "/-/search?q=S-400+covid")
     assert "0 matches." in page(web, '/-/search?q="COVID-20"')
+    db = web[1].db.stem
+    assert "1 row where search matches" in page(web, f"/{db}/versions?_search=COVID-19")
 
 
 def test_the_raw_tables_and_views_stay_reachable_with_texts_cut(web):

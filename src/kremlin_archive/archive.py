@@ -1360,6 +1360,10 @@ class Archive:
         with self.transaction():
             self.conn.execute("DELETE FROM frontier_walks WHERE id = ?", (walk_id,))
 
+    def sites(self) -> list[str]:
+        """The canonical hosts the archive holds pages of."""
+        return [row["site"] for row in self._all("SELECT DISTINCT site FROM pages ORDER BY site")]
+
     def runs_after(self, run_id: int, trigger: str, pid: int) -> list[int]:
         """The ids of the ``trigger`` runs process ``pid`` recorded after run ``run_id``."""
         sql = "SELECT id FROM runs WHERE trigger = ? AND pid = ? AND id > ? ORDER BY id"

@@ -263,10 +263,13 @@ def _change_filters(request) -> dict:
 
 async def changes_page(request, datasette) -> Response:
     filters = _change_filters(request)
-    found = await _read(datasette, lambda a: list_changes(a, **filters, limit=CHANGES_SHOWN))
+    found, sites = await _read(
+        datasette, lambda a: (list_changes(a, **filters, limit=CHANGES_SHOWN), a.sites())
+    )
     query = request.query_string
     context = {
         "changes": found,
+        "sites": sites,
         "kind_names": KIND_NAMES,
         "filters": filters,
         "since_text": request.args.get("since") or "",
