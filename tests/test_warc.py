@@ -290,6 +290,20 @@ def test_a_warc_written_by_warcio_imports_as_two_versions(tmp_path):
     assert "Correction 2." in shown.stdout
 
 
+def test_a_warc_older_than_the_archive_takes_its_place_in_the_history(tmp_path):
+    with FakeSite(n_pages=3, seed=7, extras=0) as site:
+        page_id = site.ids[0]
+        warc = tmp_path / "crawl.warc.gz"
+        written_by_warcio(warc, site, page_id)  # 2021, the page edited on the third day
+        db = tmp_path / "k.db"
+        crawl(db, site, "--id", str(page_id))  # today: the page as edited
+    result = kremlin("import", warc, "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 0" in result.stdout
+    versions = query(db, "SELECT seq, captured_at FROM versions ORDER BY seq")
+    assert versions == [(1, "2021-03-01T09:00:00Z"), (2, "2021-03-03T09:00:00Z")]
+
+
 def test_a_revisit_is_resolved_to_the_record_it_repeats(tmp_path):
     with FakeSite(n_pages=2, seed=3, extras=0) as site:
         page = site.news()[0]

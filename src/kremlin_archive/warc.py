@@ -395,11 +395,8 @@ class WarcImporter:
         if site is None:
             raise _Skip(f"a page of {urlsplit(record.target_uri).netloc}, not a configured site")
         ref = parse_event_url(record.target_uri, site.url)
+        # a record older than the archive's last capture takes its place in the history
         state = self.archive.page_state(site.host, ref.event_id)
-        if state and state.last_checked_at and state.last_checked_at > record.date:
-            raise _Skip(
-                f"older than the archive's last capture of the page ({state.last_checked_at})"
-            )
         archived = bool(state and state.versions)
         return capture_of(
             record, site, ref, archived=archived, source_url=where, body=body,
