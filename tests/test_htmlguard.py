@@ -87,3 +87,10 @@ def test_normalize_refuses_a_deep_page_through_the_cli(tmp_path):
     result = kremlin("normalize", saved)
     assert result.returncode == 1
     assert "markup refused before parsing: elements nested more than 1,000 deep" in result.stderr
+
+
+def test_the_count_of_tags_bounds_the_depth_on_both_sides_of_the_limit():
+    at_limit = "<div>" * MAX_DEPTH  # as few tags as the limit: passes without a scan
+    assert check_markup(at_limit) is at_limit
+    with pytest.raises(MarkupRefused, match="nested more than 1,000 deep"):
+        check_markup("<div>" * (MAX_DEPTH + 1))

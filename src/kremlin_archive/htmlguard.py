@@ -47,6 +47,8 @@ _HTML_CONTAINERS = _names(
 def check_markup(html: str, url: str | None = None) -> str:
     """``html`` itself when a parser can take it in bounded time and memory; else
     MarkupRefused naming what was measured."""
+    if html.count("<") <= MAX_DEPTH:  # no deeper, and no more elements, than tags opened
+        return html
     depth = elements = 0
     pos = 0
     while (match := _TAG.search(html, pos)) is not None:
