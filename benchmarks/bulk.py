@@ -1,0 +1,96 @@
+"""Bulk work on two cores: ``import`` of saved pages and a ``renormalize`` of every page, with
+``--jobs 1`` and ``--jobs 2``, and the same import by an older checkout for the baseline.
+
+Writes N real-sized generated pages (``tests/fakesite.py``'s generator in site chrome of
+the real pages' size) and the real event pages of ``../shared/kremlin-html`` (read in
+place) into a temporary folder, then times the real CLI in a subprocess::
+
+    PYTHONPATH=src python benchmarks/bulk.py --pages 13000
+    PYTHONPATH=src python benchmarks/bulk.py --pages 13000 --baseline ../old/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakesite import SHARED_HTML, generate_page, render_event_page  # noqa: E402
+
+
+def write_corpus(folder: Path, pages: int) -> int:
+    rng = random.Random(0)
+    start = datetime(2019, 1, 1, 9)
+    total = 0
+    for n in range(pages):
+        page = generate_page(rng, 40000 + n, start + timedelta(hours=n))
+        data = render_event_page(page, chrome=True).encode()
+        (folder / f"{page.event_id}.html").write_bytes(data)
+        total += len(data)
+    for path in sorted(SHARED_HTML.glob("*.html")) if SHARED_HTML.is_dir() else []:
+        data = path.read_bytes()
+        (folder / path.name).write_bytes(data)
+        total += len(data)
+    return total
+
+
+def timed(args: list[str], src: Path, cwd: Path) -> tuple[float, str]:
+    """The CLI of the code in ``src``, run in ``cwd`` (no config file there: defaults)."""
+    env = dict(os.environ, PYTHONPATH=str(src.resolve()))
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "kremlin_archive", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
+    return seconds, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def _as_if_older_normalizer(db: Path) -> None:
+    """Mark every page as checked by another normalizer, so renormalize parses them all."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET normalizer_version = 0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=13_000)
+    parser.add_argument("--baseline", type=Path, help="src folder of an older checkout")
+    args = parser.parse_args()
+    src = ROOT / "src"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "saved"
+        folder.mkdir()
+        size = write_corpus(folder, args.pages)
+        files = len(list(folder.iterdir()))
+        print(f"{files} files, {size / 1e6:,.1f} MB, nproc {os.cpu_count()}")
+        runs = [
+            ("this code, --jobs 1", src, ["--jobs", "1"]),
+            ("this code, --jobs 2", src, ["--jobs", "2"]),
+        ]
+        if args.baseline:
+            runs.insert(0, ("baseline", args.baseline, []))
+        for name, code, jobs in runs:
+            db = Path(tmp) / f"{len(name)}-{name[-1]}.db"
+            seconds, line = timed(["import", str(folder), "--db", str(db), *jobs], code, Path(tmp))
+            print(f"import     {name:<20} {seconds:7.1f} s  {files / seconds:7.1f} files/s  {line}")
+            if jobs:
+                _as_if_older_normalizer(db)
+                seconds, line = timed(["renormalize", "--db", str(db), *jobs], code, Path(tmp))
+                rate = files / seconds
+                print(f"renormalize {name:<19} {seconds:7.1f} s  {rate:7.1f} pages/s  {line}")
+            db.unlink()
+
+
+if __name__ == "__main__":
+    main()
