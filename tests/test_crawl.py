@@ -266,14 +266,8 @@ def test_sigterm_finishes_the_page_in_hand_records_the_run_and_the_next_run_resu
 ):
     db = tmp_path / "kremlin.db"
     fake_site.set_fault("slow", path="/events/president/news/6*", delay=0.1)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
-         "--base-url", fake_site.url, "--delay", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while _event_requests(fake_site) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    child = crawl_in_background(db, fake_site)
+    wait_for_requests(fake_site, EVENT_PAGES, 3, timeout=30)
     child.send_signal(signal.SIGTERM)
     out, err = child.communicate(timeout=30)
 
@@ -292,8 +286,21 @@ def test_sigterm_finishes_the_page_in_hand_records_the_run_and_the_next_run_resu
     assert set(versions_by_id(db).values()) == {1}
 
 
-def _event_requests(site) -> int:
-    return len(site.requests_to("/events/president/news/6*"))
+EVENT_PAGES = "/events/president/news/6*"
+
+
+def crawl_in_background(db: Path, site, *args: str) -> subprocess.Popen:
+    """The real ``crawl`` against ``site`` in a child process, for a test to signal."""
+    command = [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db)]
+    command += ["--base-url", site.url, "--delay", "0", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_requests(site, pattern: str, count: int, timeout: float) -> None:
+    """Poll (bounded) until the site has answered ``count`` requests matching ``pattern``."""
+    deadline = time.monotonic() + timeout
+    while len(site.requests_to(pattern)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def test_a_host_lost_mid_run_ends_the_run_with_its_counts(tmp_path):
@@ -405,14 +412,8 @@ def test_pages_found_before_a_kill_are_archived_by_the_next_run(tmp_path):
     db = tmp_path / "kremlin.db"
     with FakeSite(n_pages=60, seed=1) as site:
         site.set_fault("slow", path="/events/president/news/6*", delay=0.05)
-        child = subprocess.Popen(
-            [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
-             "--base-url", site.url, "--delay", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while _event_requests(site) < 25 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        child = crawl_in_background(db, site)
+        wait_for_requests(site, EVENT_PAGES, 25, timeout=60)
         child.kill()  # SIGKILL: nothing is recorded at the end
         child.communicate(timeout=30)
         done = len(archived_ids(db))
@@ -546,14 +547,8 @@ def test_an_interrupted_backfill_is_resumed_by_the_next_runs(tmp_path):
     with FakeSite(n_pages=300, seed=5) as site:
         assert crawl(db, site, "--backfill", "1").returncode == 0  # the newest 20 archived
         site.set_fault("slow", path=f"{FEED}/page/*", delay=0.2)
-        child = subprocess.Popen(
-            [sys.executable, "-m", "kremlin_archive", "crawl", "--db", str(db),
-             "--base-url", site.url, "--delay", "0", "--backfill", "10"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while len(site.requests_to(f"{FEED}/page/*")) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        child = crawl_in_background(db, site, "--backfill", "10")
+        wait_for_requests(site, f"{FEED}/page/*", 3, timeout=60)
         child.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = child.communicate(timeout=30)
         assert child.returncode == 1, err
