@@ -2,7 +2,8 @@
 
 Builds (once, then reuses) an archive of N events through the Archive API with generated
 transcripts of realistic size, then runs ``kremlin-archive export`` in a subprocess per
-format and reports its wall time and peak resident memory (``ru_maxrss`` of that child)::
+format and reports its wall time and peak resident memory (``ru_maxrss`` of that child,
+measured by ``peak.py``'s launcher so that it is the export's own)::
 
     PYTHONPATH=src python benchmarks/export.py                  # 10,000 events, every format
     PYTHONPATH=src python benchmarks/export.py --events 2000 --formats jsonl
@@ -15,14 +16,16 @@ import hashlib
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from kremlin_archive.archive import Archive, Capture
-from kremlin_archive.normalize import Transcript, Turn
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kremlin_archive.archive import Archive, Capture  # noqa: E402
+from kremlin_archive.normalize import Transcript, Turn  # noqa: E402
+from peak import run_measured  # noqa: E402
 
 WORDS = (  # noqa: SIM905
     "cooperation development economic regional investment energy transport agreement "
@@ -89,18 +92,16 @@ def build_archive(path: Path, events: int, seed: int = 0) -> None:
 
 
 def run_export(db: Path, fmt: str, out: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB, and the manifest's SHA-256 of one export run."""
+    """Wall seconds, peak RSS in MB (the export's own, whatever this process holds: see
+    ``peak.py``), and the manifest's SHA-256 of one export run."""
     command = [sys.executable, "-c", "from kremlin_archive.cli import main; main()"]
     command += ["export", "--db", str(db), "--format", fmt, "--out", str(out)]
     command += ["--log-level", "WARNING"]
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"export --format {fmt} failed with status {status}")
+    run = run_measured(command)
+    if run.returncode != 0:
+        raise SystemExit(f"export --format {fmt} failed ({run.returncode}): {run.stderr[-2000:]}")
     digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
-    return seconds, usage.ru_maxrss / 1024, digest
+    return run.seconds, run.peak_mb, digest
 
 
 def main() -> None:

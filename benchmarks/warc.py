@@ -26,7 +26,6 @@ import os
 import platform
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,12 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from fakesite import generate_page, render_event_page  # noqa: E402
 from kremlin_archive.archive import Archive, Capture, render_http_headers  # noqa: E402
 from kremlin_archive.normalize import parse_event_page  # noqa: E402
+from peak import run_measured  # noqa: E402
 
 START = datetime(2024, 5, 1, 12, 0)
 
@@ -94,15 +95,13 @@ def checkpoint(path: Path) -> None:
 
 
 def cli(*args: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one run of the real CLI in a child process."""
+    """Wall seconds and peak RSS (MB, its own: see ``peak.py``) of one run of the real CLI
+    in a child process."""
     command = [sys.executable, "-c", "from kremlin_archive.cli import main; main()", *args]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {child.stderr.read()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    run = run_measured(command)
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {run.stderr[-2000:]}")
+    return run.seconds, run.peak_mb
 
 
 def read_all(warc: Path) -> tuple[float, int]:
