@@ -10,6 +10,7 @@ import os
 import pty
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ from kremlin_archive.cli import main
 from kremlin_archive.export import (
     COLUMNS,
     ExportOptions,
+    FileEntry,
+    _stream,
+    _write_json,
+    build_manifest,
     export_archive,
     render_csv_line,
     txt_name,
@@ -80,6 +85,29 @@ def test_manifest_hashes_every_file_and_records_the_archive(crawled, tmp_path, f
     assert manifest["counts"]["files"] == len(listed)
     assert manifest["format"] == fmt
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_manifest_is_indented_json_with_sorted_keys_and_a_final_newline(crawled, tmp_path):
+    export(crawled, tmp_path, "txt")
+    text = (tmp_path / "manifest.json").read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def test_a_manifest_of_many_files_is_written_without_holding_its_text(tmp_path):
+    """A txt export of 160,000 events lists 160,000 files: the manifest's text (and the
+    pieces json.dumps joins into it) is never held whole while it is written."""
+    files = [FileEntry(f"kremlin.ru-{n}.txt", 1, 9_000 + n, f"{n:064x}") for n in range(20_000)]
+    manifest = build_manifest(ExportOptions("txt", tmp_path), {"pages": 20_000}, files)
+    tracemalloc.start()
+    try:
+        _stream(tmp_path / "manifest.json", lambda out: _write_json(out, manifest))
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    part = tmp_path / "manifest.json.part"
+    text = part.read_text(encoding="utf-8")
+    assert json.loads(text)["files"][-1]["name"] == "kremlin.ru-19999.txt"
+    assert held < len(text) / 4  # 3.5 MB of text: about 0.5 MB held, json.dumps held 20 MB
 
 
 def test_txt_export_of_each_event_equals_show(crawled, tmp_path):

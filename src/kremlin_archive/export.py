@@ -157,9 +157,24 @@ def _write_parts(
             with contextlib.closing(rows):  # a failed write ends the cursor in the snapshot
                 files = WRITERS[options.format](rows, options)
     manifest = build_manifest(options, state, files)
-    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    _write_atomic(options.out / MANIFEST, text.encode("utf-8"))
+    _stream(options.out / MANIFEST, lambda out: _write_json(out, manifest))
     return manifest, files
+
+
+def _write_json(out: HashingWriter, data: dict) -> None:
+    """``data`` as JSON (indented, keys sorted, a final newline), written 64 kB at a time:
+    a txt export's manifest lists every file, and ``json.dumps`` would first hold the
+    whole text and the thousand small pieces it joins (about 1 kB a file)."""
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, sort_keys=True)
+    pieces: list[str] = []
+    size = 0
+    for piece in encoder.iterencode(data):
+        pieces.append(piece)
+        size += len(piece)
+        if size >= _JSON_WRITE_SIZE:
+            out.write("".join(pieces))
+            pieces, size = [], 0
+    out.write("".join(pieces) + "\n")
 
 
 def _aborted(out: Path, exc: BaseException, created: bool) -> BaseException:
@@ -481,6 +496,7 @@ def _day(options: ExportOptions) -> str | None:
 
 
 _EPOCH = "1970-01-01T00:00:00Z"
+_JSON_WRITE_SIZE = 1 << 16
 
 
 def _stem(options: ExportOptions) -> str:
