@@ -326,6 +326,83 @@ def test_full_text_search_over_titles_and_texts(archive, page):
     assert len(hits) == 1
 
 
+def saved_on_days(archive: Archive, days: list[int | None], edits: int = 2) -> None:
+    """Pages published on these days of May 2021 (None: a transcript without a date),
+    saved in that order with falling event ids (63100, 63099, …), each with ``edits``
+    later versions: a store order that is not the order of the events."""
+    rng = random.Random(11)
+    for n, day in enumerate(days):
+        page = generate_page(rng, 63100 - n, datetime(2021, 5, day or 1, 12, 0))
+        for edit in range(edits + 1):
+            edited = replace(page, title=f"{page.title} edit {edit}")
+            capture = capture_of(edited, f"2021-06-{edit + 1:02}T10:00:{n % 60:02}Z")
+            if day is None:
+                capture = replace(capture, transcript=replace(capture.transcript, date=None))
+            archive.save_capture(capture)
+
+
+def shown(hits) -> list[tuple[int, int]]:
+    return [(hit["page_event_id"], hit["seq"]) for hit in hits]
+
+
+@pytest.mark.parametrize("all_versions", [False, True], ids=["current", "all-versions"])
+def test_search_with_a_limit_shows_the_first_matches_of_the_whole_order(archive, all_versions):
+    """The limit cuts the order of every match: newest event day first, then event id,
+    then version, undated events last; the same at every limit, also inside one day."""
+    days = [3, 20, None, 20, 9, 20, 3, None, 28, 9]
+    saved_on_days(archive, days)
+    everything = shown(archive.search("President", all_versions))
+    dated = sorted(
+        ((days[n] or 0, 63100 - n, seq) for n in range(len(days)) for seq in (1, 2, 3)),
+        reverse=True,
+    )
+    expected = [(event, seq) for _, event, seq in dated if all_versions or seq == 3]
+    assert everything == expected
+    for limit in range(1, len(everything) + 2):
+        assert shown(archive.search("President", all_versions, limit)) == everything[:limit]
+
+
+def test_search_with_a_limit_reads_the_matches_in_the_index_order_without_sorting_them(
+    archive,
+):
+    """The cost of a search with a limit must not grow with the matches: FTS5 hands
+    them out newest day first, so no step sorts them all (only the last day's)."""
+    saved_on_days(archive, [3, 20, 9], edits=0)
+    statements: list[str] = []
+    archive.conn.set_trace_callback(statements.append)
+    assert len(list(archive.search("President", limit=2))) == 2
+    archive.conn.set_trace_callback(None)
+    (floor,) = [sql for sql in statements if "min(key)" in sql]
+    steps = [row[-1] for row in archive.conn.execute("EXPLAIN QUERY PLAN " + floor)]
+    assert not any("TEMP B-TREE" in step for step in steps), steps
+    assert any(step.startswith("SCAN versions_fts VIRTUAL TABLE") for step in steps), steps
+
+
+def test_an_archive_from_before_the_search_key_is_migrated_and_searches_the_same(tmp_path):
+    db = tmp_path / "kremlin.db"
+    with Archive(db) as archive:
+        saved_on_days(archive, [3, 20, None, 9], edits=1)
+        before = shown(archive.search("President", True))
+    with sqlite3.connect(db) as conn:  # the schema before migration 015, same rows
+        for trigger in ("versions_ai", "versions_ad", "versions_au"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE versions_fts")
+        conn.execute("DROP INDEX versions_search_key")
+        conn.execute("ALTER TABLE versions DROP COLUMN search_key")
+        conn.execute("ALTER TABLE versions DROP COLUMN day")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '015_search_newest_first'")
+    from sqlite_utils import Database
+
+    Database(db)["versions"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+    with Archive(db) as archive:
+        days = archive.conn.execute("SELECT day FROM versions ORDER BY id").fetchall()
+        assert [row[0] for row in days] == [
+            f"2021-05-{d:02}" if d else None for d in (3, 3, 20, 20, None, None, 9, 9)
+        ]
+        assert shown(archive.search("President", True)) == before
+        assert shown(archive.search("President", True, 3)) == before[:3]
+
+
 def test_runs_are_recorded_and_stamp_their_captures(archive, page):
     run_id = archive.start_run("manual", "2024-01-01T09:59:00Z")
     archive.save_capture(capture_of(page, "2024-01-01T10:00:00Z"))

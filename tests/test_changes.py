@@ -77,6 +77,23 @@ def test_since_and_site_narrow_the_list(crawled):
     assert len(as_json(crawled.db, "--limit", "2")) == 2
 
 
+def test_since_reads_the_versions_and_moves_captured_since_then_by_their_time_index(crawled):
+    """A week's changes must cost the week, not the archive: no step reads every version
+    or every capture (the plan before: SCAN v, SCAN c, the filter outside both)."""
+    newest = as_json(crawled.db)[1]["at"]
+    with Archive(crawled.db) as archive:
+        statements: list[str] = []
+        archive.conn.set_trace_callback(statements.append)
+        found = archive.change_rows(since=newest)
+        archive.conn.set_trace_callback(None)
+        (listing,) = [sql for sql in statements if "WITH edits" in sql]
+        steps = [row[-1] for row in archive.conn.execute("EXPLAIN QUERY PLAN " + listing)]
+        assert found == [row for row in archive.change_rows() if row["at"] >= newest] != []
+    assert not any(step in ("SCAN v", "SCAN c") for step in steps), steps
+    assert any("USING INDEX versions_captured (captured_at>?)" in step for step in steps), steps
+    assert any("USING INDEX captures_moves (captured_at>?)" in step for step in steps), steps
+
+
 def test_a_bad_since_or_site_is_a_usage_error(crawled):
     bad = CliRunner().invoke(main, ["changes", "--db", str(crawled.db), "--since", "last week"])
     assert bad.exit_code == 2 and "not an ISO date or datetime" in bad.output

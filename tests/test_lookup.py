@@ -7,15 +7,16 @@ twice between crawls (three versions) and one page that went and came back.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from crawled import Crawled, crawl
-from fakesite import SHARED_HTML, FakeSite, render_event_page
+from fakesite import SHARED_HTML, FakeSite, generate_page, render_event_page
 from kremlin_archive.archive import Archive, Capture
 from kremlin_archive.cli import main
 from kremlin_archive.errors import DatabaseBusy
@@ -330,6 +331,42 @@ def test_search_is_newest_event_first(crawled):
 
 def test_search_limit(crawled):
     assert len(run(crawled, "search", "Events", "--json", "--limit", "3")[1].splitlines()) == 3
+
+
+def archive_of_pages(db: Path, count: int) -> list[int]:
+    """An archive of ``count`` generated pages, one a day from 2021-01-01 with event ids
+    falling as the days rise; their event ids, newest event first."""
+    rng = random.Random(3)
+    with Archive(db) as archive:
+        for n in range(count):
+            page = generate_page(rng, 64000 - n, datetime(2021, 1, 1) + timedelta(days=n))
+            body = render_event_page(page).encode()
+            archive.save_capture(
+                Capture(
+                    site="en.kremlin.ru", event_id=page.event_id, url=page.url,
+                    captured_at="2021-06-01T10:00:00Z", source="import", status=200,
+                    body=body, transcript=parse_event_page(body, page.url),
+                )
+            )  # fmt: skip
+    return [64000 - n for n in reversed(range(count))]
+
+
+def test_search_shows_the_newest_50_matches_and_says_on_stderr_that_more_match(tmp_path):
+    newest_first = archive_of_pages(tmp_path / "kremlin.db", 52)
+    runner = CliRunner()
+
+    def search(*args: str):
+        result = runner.invoke(
+            main, ["search", "President", "--json", *args, "--db", str(tmp_path / "kremlin.db")]
+        )
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["event_id"] for line in result.stdout.splitlines()], result.stderr
+
+    shown, note = search()
+    assert shown == newest_first[:50]
+    assert "the newest 50 matches shown; more match: --limit 0 shows every match" in note
+    assert search("--limit", "0") == (newest_first, "")
+    assert search("--limit", "52") == (newest_first, "")
 
 
 @pytest.mark.parametrize("query", ['"unclosed', "AND OR", "title:", "(Putin", "S-400"])

@@ -58,6 +58,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 CONFIG_ENV = "KREMLIN_ARCHIVE_CONFIG"
 DB_ENV = "KREMLIN_ARCHIVE_DB"
+#: Matches ``search`` shows unless told otherwise, as a search box shows a first page.
+SEARCH_LIMIT = 50
 
 
 def config_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -757,7 +759,13 @@ def diff(
     "--fts", "raw", is_flag=True, help="QUERY is FTS5 syntax: phrases, AND/OR/NOT, NEAR, prefix*."
 )
 @click.option("--all-versions", is_flag=True, help="Search every version, not only the latest.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most N matches.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=SEARCH_LIMIT,
+    show_default=True,
+    help="Show at most N matches, newest first; 0 shows every match.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per match.")
 @handle_errors
 def search(
@@ -767,12 +775,13 @@ def search(
     query: str,
     raw: bool,
     all_versions: bool,
-    limit: int | None,
+    limit: int,
     as_json: bool,
 ) -> None:
     """Full-text search of titles and texts, newest event first, with a snippet around
     each match. QUERY is words (all must match; "a phrase" in double quotes); with --fts
-    it is SQLite FTS5 syntax.
+    it is SQLite FTS5 syntax. Shows the newest 50 matches unless --limit says otherwise;
+    when more match, says so on stderr.
 
     \b
     Example:
@@ -783,7 +792,14 @@ def search(
 
     config = make_config(config_path, db_path, log__level=log_level, needs_archive=True)
     with open_archive(config.database.path, config.database.busy_timeout) as archive:
-        for hit in search_versions(archive, query, all_versions, limit, raw=raw):
+        asked = limit + 1 if limit else None  # one more, to tell whether more match
+        for n, hit in enumerate(search_versions(archive, query, all_versions, asked, raw=raw)):
+            if limit and n == limit:
+                click.echo(
+                    f"the newest {limit} matches shown; more match: --limit 0 shows every match",
+                    err=True,
+                )
+                break
             click.echo(_json(hit.to_dict()) if as_json else render_hit(hit))
 
 
