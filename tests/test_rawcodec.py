@@ -89,3 +89,13 @@ def test_bad_data_is_a_codec_error_naming_the_encoding():
 def test_too_few_pages_train_no_dictionary():
     with pytest.raises(CodecError, match="cannot train a dictionary from 2 pages"):
         train_dictionary([b"one", b"two"])
+
+
+def test_a_page_compressed_ahead_is_kept_only_with_the_dictionary_it_was_made_with():
+    corpus = pages(80)
+    dictionary = (7, train_dictionary(corpus[:70]))
+    ahead = rawcodec.encode_full(corpus[75], dictionary)
+    assert encode(corpus[75], None, dictionary, full=ahead) is ahead
+    stale = rawcodec.encode_full(corpus[75], None)  # made before the dictionary was trained
+    again = encode(corpus[75], None, dictionary, full=stale)
+    assert again == rawcodec.encode_full(corpus[75], dictionary) and again.dict_id == 7

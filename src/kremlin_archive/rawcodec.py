@@ -55,10 +55,18 @@ class Base:
     depth: int
 
 
-def encode(body: bytes, base: Base | None, dictionary: tuple[int, bytes] | None) -> Encoded:
+def encode(
+    body: bytes,
+    base: Base | None,
+    dictionary: tuple[int, bytes] | None,
+    full: Encoded | None = None,
+) -> Encoded:
     """The smaller of the page alone (with the dictionary) and a delta against ``base``
-    (when its chain is short enough and the delta is worth it)."""
-    full = encode_full(body, dictionary)
+    (when its chain is short enough and the delta is worth it). ``full`` is the page
+    already compressed alone (by ``encode_full``), used when it was compressed with this
+    very dictionary."""
+    if full is None or full.dict_id != (dictionary[0] if dictionary else None):
+        full = encode_full(body, dictionary)
     if base is None or base.depth >= MAX_DELTA_DEPTH:
         return full
     delta = encode_delta(body, base)
