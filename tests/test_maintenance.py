@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fakesite import generate_page, render_event_page
 from kremlin_archive import rawcodec
-from kremlin_archive.archive import Archive, Capture
+from kremlin_archive.archive import Archive, Capture, prepare_capture
 from kremlin_archive.normalize import parse_event_page
 from runcli import kremlin
 from test_rawcodec import with_new_chrome
@@ -81,6 +81,38 @@ def test_the_archive_trains_its_dictionary_from_its_first_pages(tmp_path):
     assert 10 <= len(with_dict) <= 20  # the pages saved after it was trained
     alone = [row[2] for row in rows if row[4] is None]
     assert sum(row[2] for row in with_dict) / len(with_dict) < 0.6 * sum(alone) / len(alone)
+
+
+def raw_rows(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT sha256, bytes, compression, body, base_sha256, dict_id, depth, sha1_base32"
+            " FROM raw_pages ORDER BY rowid"
+        ).fetchall()
+
+
+def test_captures_prepared_ahead_are_stored_byte_for_byte_as_the_others(tmp_path):
+    """Bulk work prepares each capture in a worker with the dictionary of the moment; the
+    archive stores it as it would have stored it unprepared, dictionary trained meanwhile
+    and deltas of re-captures included."""
+    pages = fake_pages(rawcodec.DICT_SAMPLES + 10)
+    bodies = [(p, render_event_page(p, chrome=True).encode()) for p in pages]
+    bodies += [(p, with_new_chrome(body)) for p, body in bodies[-15:]]  # re-captures
+    with Archive(tmp_path / "plain.db") as plain, Archive(tmp_path / "ahead.db") as ahead:
+        for n, (page, body) in enumerate(bodies):
+            at = f"2024-01-01T10:{n // 60 % 60:02d}:{n % 60:02d}Z"
+            save(plain, page, body, at)
+            transcript = parse_event_page(body, page.url)
+            dictionary = ahead.dictionary() if n % 2 else None  # half of them stale
+            capture = Capture(
+                SITE, page.event_id, page.url, at, "replica", 200, body, transcript=transcript,
+                prepared=prepare_capture(body, transcript, dictionary),
+            )  # fmt: skip
+            ahead.save_capture(capture)
+    stored_ahead = raw_rows(tmp_path / "ahead.db")
+    assert stored_ahead == raw_rows(tmp_path / "plain.db")
+    assert {row[2] for row in stored_ahead} == {"zstd", "zstd-delta"}
+    assert any(row[5] is not None for row in stored_ahead)  # a dictionary was trained
 
 
 def test_zlib_era_archives_read_and_compact_converts_them(tmp_path):

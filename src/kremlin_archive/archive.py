@@ -482,6 +482,42 @@ class Capture:
     fetched_url: str | None = None  # the URL actually requested
     http_headers: str | None = None  # JSON {"status_line": ..., "headers": [[name, value]]}
     site_updated_at: str | None = None  # the page's "Last updated at", ISO-8601 UTC
+    prepared: Prepared | None = None  # the work on body and transcript done ahead
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What saving a capture does with its body and transcript that needs no database,
+    done ahead (by a worker process, in bulk work), so the one writer only stores: the
+    body's hashes, the body compressed alone with the dictionary that was the archive's
+    newest then (used when it still is and no delta is smaller), the transcript's Content."""
+
+    body_sha256: str
+    body_sha1_base32: str
+    alone: rawcodec.Encoded
+    content: Content | None
+
+
+def prepare_capture(
+    body: bytes, transcript: TranscriptLike | None, dictionary: tuple[int, bytes] | None
+) -> Prepared:
+    """The ``Capture.prepared`` of a capture of ``body`` and ``transcript``, with the
+    archive's newest dictionary (``Archive.dictionary()``) as it stands."""
+    content = Content.of(transcript) if transcript is not None else None
+    alone = rawcodec.encode_full(body, dictionary)
+    return Prepared(sha256_hex(body), sha1_base32(body), alone, content)
+
+
+def _content(capture: Capture) -> Content:
+    if capture.prepared is not None and capture.prepared.content is not None:
+        return capture.prepared.content
+    return Content.of(capture.transcript)
+
+
+def _body_sha256(capture: Capture) -> str | None:
+    if capture.body is None:
+        return None
+    return capture.prepared.body_sha256 if capture.prepared else sha256_hex(capture.body)
 
 
 def render_http_headers(status_line: str, headers: Iterable[tuple[str, str]]) -> str:
@@ -798,7 +834,7 @@ class Archive:
         gone, its versions stay); anything else, or ``error`` set: "error". The raw body,
         the version, the capture row and the page state are written in one transaction.
         """
-        raw_sha = sha256_hex(capture.body) if capture.body is not None else None
+        raw_sha = _body_sha256(capture)
         with self.transaction():
             page = self._ensure_page(capture)
             stored = self._stored_outcome(page["id"], capture, raw_sha)
@@ -823,7 +859,7 @@ class Archive:
         """The outcome this very capture got when it was saved before (same page, time,
         source, status and body), or None when the archive does not hold it: saving it
         again would change nothing. An import asks first, to count such files apart."""
-        raw_sha = sha256_hex(capture.body) if capture.body is not None else None
+        raw_sha = _body_sha256(capture)
         with self._errors():
             page = self.conn.execute(_PAGE_ROW, (capture.site, capture.event_id)).fetchone()
             return self._stored_outcome(page["id"], capture, raw_sha) if page else None
@@ -839,7 +875,7 @@ class Archive:
 
     def _record(self, page: sqlite3.Row, capture: Capture, raw_sha: str | None) -> str:
         if raw_sha is not None:
-            self._save_raw(raw_sha, capture.body, capture.captured_at, page["id"])
+            self._save_raw(raw_sha, capture, page["id"])
         outcome, version_id, error = self._classify(page, capture, raw_sha)
         past = _before(capture.captured_at, page["last_checked_at"])
         change = None if past else _status_change(page["status"], outcome)
@@ -866,18 +902,23 @@ class Archive:
             return (*self._save_version(page, capture, raw_sha), None)
         return "error", None, _error_text(capture.status)
 
-    def _save_raw(self, sha: str, body: bytes, seen_at: str, page_id: int) -> None:
+    def _save_raw(self, sha: str, capture: Capture, page_id: int) -> None:
         """Store a raw body once: alone with the archive's dictionary, or as a delta
         against the page's newest raw page when that is smaller (a re-capture whose
         chrome changed costs little). The first pages of an archive train its dictionary."""
         exists = self.conn.execute("SELECT 1 FROM raw_pages WHERE sha256 = ?", (sha,)).fetchone()
         if exists:
             return
-        encoded = rawcodec.encode(body, self._delta_base(page_id), self.dictionary())
-        self._insert_raw(sha, body, encoded, seen_at)
+        body, prepared = capture.body, capture.prepared
+        alone = prepared.alone if prepared else None
+        encoded = rawcodec.encode(body, self._delta_base(page_id), self.dictionary(), alone)
+        sha1 = prepared.body_sha1_base32 if prepared else sha1_base32(body)
+        self._insert_raw(sha, body, encoded, capture.captured_at, sha1)
         self._train_when_due()
 
-    def _insert_raw(self, sha: str, body: bytes, encoded: rawcodec.Encoded, seen_at: str) -> None:
+    def _insert_raw(
+        self, sha: str, body: bytes, encoded: rawcodec.Encoded, seen_at: str, sha1: str
+    ) -> None:
         self.conn.execute(
             "INSERT INTO raw_pages (sha256, bytes, compression, body, first_seen_at,"
             " base_sha256, dict_id, depth, sha1_base32) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -888,7 +929,7 @@ class Archive:
                 encoded.body,
                 seen_at,
                 *_codec_columns(encoded),
-                sha1_base32(body),
+                sha1,
             ),  # fmt: skip
         )
 
@@ -958,7 +999,7 @@ class Archive:
         self, page: sqlite3.Row, capture: Capture, raw_sha: str | None
     ) -> tuple[str, int]:
         current = self.current_version(page["id"]) if page["version_id"] else None
-        content = Content.of(capture.transcript)
+        content = _content(capture)
         if current is not None and content.same_as(current):
             return "unchanged", current.id
         version = self.add_version(
@@ -1135,13 +1176,13 @@ class Archive:
         version yet), no page state moved but the first and last change. The caller
         settles its outcome with :meth:`settle_chain` in the same transaction. A capture
         saved before comes back with its stored outcome and no id."""
-        raw_sha = sha256_hex(capture.body)
+        raw_sha = _body_sha256(capture)
         with self.transaction():
             page = self._ensure_page(capture)
             stored = self._stored_outcome(page["id"], capture, raw_sha)
             if stored is not None:
                 return PastCapture(page["id"], None, stored)
-            self._save_raw(raw_sha, capture.body, capture.captured_at, page["id"])
+            self._save_raw(raw_sha, capture, page["id"])
             capture_id = self._insert_capture(
                 page["id"], capture, raw_sha, "unchanged", None, None, None
             )
