@@ -13,12 +13,23 @@ from pathlib import Path
 import pytest
 
 from fakesite import SHARED_HTML, generate_page, render_event_page
-from kremlin_archive.parallel import Failed, map_ordered
+from kremlin_archive import rawcodec
+from kremlin_archive.parallel import WINDOW_PER_JOB, Failed, map_ordered
 from runcli import kremlin
+from test_rawcodec import with_new_chrome
 
 VERSION_COLUMNS = (
     "p.event_id, v.seq, v.origin, v.captured_at, v.title, v.text, v.text_sha256, v.fields,"
     " v.fields_sha256, v.raw_sha256, v.changed_fields, v.body_changes"
+)
+
+
+STORED = (
+    "SELECT sha256, bytes, compression, body, base_sha256, dict_id, depth, sha1_base32"
+    " FROM raw_pages ORDER BY rowid",
+    "SELECT id, page_id, run_id, captured_at, source, http_status, outcome, raw_sha256, bytes,"
+    " version_id, site_updated_at FROM captures ORDER BY id",
+    "SELECT samples, bytes, dict FROM raw_dicts ORDER BY id",
 )
 
 
@@ -28,6 +39,12 @@ def versions(db: Path) -> list[tuple]:
             f"SELECT {VERSION_COLUMNS} FROM versions v JOIN pages p ON p.id = v.page_id"
             " ORDER BY p.event_id, v.seq"
         ).fetchall()
+
+
+def stored(db: Path) -> list[list[tuple]]:
+    """The raw pages byte for byte, the captures and the dictionaries."""
+    with sqlite3.connect(db) as conn:
+        return [conn.execute(sql).fetchall() for sql in STORED]
 
 
 @pytest.fixture
@@ -68,6 +85,34 @@ def test_import_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
         line for line in two.stderr.splitlines() if line.startswith("skipped")
     )
     assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+    assert stored(tmp_path / "one.db") == stored(tmp_path / "two.db")
+
+
+def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(tmp_path):
+    """Enough pages for the archive to train its dictionary midway, and re-captures with
+    other chrome (deltas): the raw pages are the same bytes whatever the jobs."""
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    rng = random.Random(8)
+    start = datetime(2022, 5, 1, 9)
+    pages = [generate_page(rng, 64000 + n, start + timedelta(hours=n)) for n in range(300)]
+    assert len(pages) > rawcodec.DICT_SAMPLES + 40
+    for n, page in enumerate(pages):
+        body = render_event_page(page, chrome=True).encode()
+        (folder / f"{page.event_id}.html").write_bytes(body)
+        os.utime(folder / f"{page.event_id}.html", (1_600_000_000 + n, 1_600_000_000 + n))
+        if n % 25 == 0:
+            again = folder / f"{page.event_id}-later.html"
+            again.write_bytes(with_new_chrome(body))
+            os.utime(again, (1_600_900_000 + n, 1_600_900_000 + n))
+    one = kremlin("import", folder, "--db", tmp_path / "one.db", "--jobs", "1")
+    two = kremlin("import", folder, "--db", tmp_path / "two.db", "--jobs", "2")
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert one.stdout == two.stdout
+    raw_one = stored(tmp_path / "one.db")
+    assert {row[2] for row in raw_one[0]} == {"zstd", "zstd-delta"} and raw_one[2]
+    assert raw_one == stored(tmp_path / "two.db")
+    assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
 
 
 def test_renormalize_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
@@ -95,7 +140,21 @@ def _square_or_fail(n: int) -> int:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_map_ordered_keeps_the_order_and_hands_back_failures(jobs):
-    results = list(map_ordered(_square_or_fail, range(50), jobs))
+    results = list(map_ordered(_square_or_fail, range(50), jobs, chunk=7))
     assert results[:3] == [0, 1, 4]
     assert results[3] == Failed("ValueError", "three is refused")
     assert results[4:] == [n * n for n in range(4, 50)]
+
+
+def test_map_ordered_draws_the_items_a_bounded_window_ahead():
+    drawn = []
+
+    def items():
+        for n in range(200):
+            drawn.append(n)
+            yield n
+
+    results = map_ordered(_square_or_fail, items(), 2, chunk=4)
+    assert next(results) == 0
+    assert len(drawn) <= 2 * WINDOW_PER_JOB * 4 + 4  # not all 200 at once
+    assert list(results)[-1] == 199 * 199
