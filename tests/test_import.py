@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from fakesite import SHARED_HTML, FakeSite
+from fakesite import SHARED_HTML, FakeSite, generate_page, render_event_page
+from kremlin_archive import importer
+from kremlin_archive.config import load_config
 from runcli import kremlin
 
 
@@ -148,3 +152,37 @@ def test_importing_the_real_pages_twice_adds_nothing_and_says_so(tmp_path):
         (rows(db, "SELECT count(*) FROM pages")[0][0], 0),
         (0, imported),
     ]
+
+
+def test_an_import_stopped_midway_counts_what_it_archived_and_the_next_does_the_rest(
+    tmp_path, monkeypatch
+):
+    """Files are archived many to a transaction: Ctrl-C in the second one keeps the first,
+    and the run's counts say what the archive holds."""
+    rng = random.Random(3)
+    start = datetime(2021, 6, 1, 9)
+    many = importer.FILES_PER_TRANSACTION + 20
+    for n in range(many):
+        page = generate_page(rng, 63000 + n, start + timedelta(hours=n))
+        save(tmp_path / "saved", f"{page.event_id}.html", render_event_page(page).encode(),
+             start + timedelta(hours=n))  # fmt: skip
+    db = tmp_path / "k.db"
+    saving, calls = importer.save_capture, itertools.count(1)
+
+    def ctrl_c_at_the_70th(archive, capture):
+        if next(calls) == importer.FILES_PER_TRANSACTION + 6:
+            raise KeyboardInterrupt
+        return saving(archive, capture)
+
+    monkeypatch.setattr(importer, "save_capture", ctrl_c_at_the_70th)
+    config = load_config(database__path=str(db))
+    with pytest.raises(KeyboardInterrupt):
+        importer.run_import(config, (tmp_path / "saved",), None)
+    kept = importer.FILES_PER_TRANSACTION
+    assert rows(db, "SELECT count(*) FROM captures") == [(kept,)]
+    assert rows(db, "SELECT new FROM runs") == [(kept,)]
+    again = kremlin("import", tmp_path / "saved", "--db", db)
+    assert again.stdout.strip() == (
+        f"imported {many - kept} (new {many - kept}, changed 0, unchanged 0),"
+        f" already archived {kept}, skipped 0"
+    )

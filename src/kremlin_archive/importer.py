@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .archive import Archive, Capture
+from .archive import Archive, Capture, Prepared, prepare_capture
 from .chronology import save_capture
 from .config import Config
 from .discover import event_number
@@ -31,6 +31,9 @@ from .warc import Problem, WarcImport, WarcImporter, is_warc_path
 logger = logging.getLogger(__name__)
 
 IMPORT_SUFFIXES = (".html", ".htm")
+#: saved files archived in one transaction: a commit per file costs the one writer a third
+#: of its time; an interrupted import loses at most these (a new run imports them again)
+FILES_PER_TRANSACTION = 64
 
 
 @dataclass
@@ -53,6 +56,13 @@ class ImportResult:
     @property
     def problems(self) -> list[Problem]:
         return self.warc.problems if self.warc else []
+
+    def add(self, other: ImportResult) -> None:
+        """Count ``other``'s files too (those of a committed transaction)."""
+        for outcome, n in other.imported.items():
+            self.imported[outcome] = self.imported.get(outcome, 0) + n
+        self.skipped.extend(other.skipped)
+        self.already_archived += other.already_archived
 
     def add_warc(self, warc: WarcImport) -> None:
         self.warc = warc
@@ -132,21 +142,26 @@ def run_import(
 
 @dataclass(frozen=True)
 class _Parsed:
-    """A saved file read and parsed (in a worker process when there are several)."""
+    """A saved file read, parsed and prepared for saving (in a worker process when there
+    are several: the writer then only stores)."""
 
     body: bytes | None
     transcript: Transcript | None
     skip: str | None  # why the file is skipped, when it is
+    prepared: Prepared | None = None
 
 
-def _read_and_parse(path: Path) -> _Parsed:
+def _read_and_parse(work: tuple[Path, tuple[int, bytes] | None]) -> _Parsed:
+    """A file read, parsed and prepared with the archive's dictionary of the moment."""
+    path, dictionary = work
     try:
         body = path.read_bytes()
-        return _Parsed(body, parse_event_page(body), None)
+        transcript = parse_event_page(body)
     except OSError as exc:
         return _Parsed(None, None, f"cannot read: {exc.strerror}")
     except (PageError, ValueError) as exc:  # ValueError: an id of thousands of digits
         return _Parsed(None, None, str(exc))
+    return _Parsed(body, transcript, None, prepare_capture(body, transcript, dictionary))
 
 
 def _import_files(
@@ -157,17 +172,24 @@ def _import_files(
     jobs: int,
     progress: Progress = NO_PROGRESS,
 ) -> None:
-    """Each file in order; the ones dated in the future are skipped before parsing."""
+    """Each file in order, FILES_PER_TRANSACTION to a transaction; ``result`` counts the
+    files of the transactions committed. The ones dated in the future are skipped before
+    parsing."""
     now = utc_now()
     wanted = [path for path, stamp in files if stamp <= now]
-    parsed = map_ordered(_read_and_parse, wanted, jobs)
-    for path, stamp in files:
-        if stamp > now:
-            reason = f"its time {stamp} is ahead of the clock (a wrong file date?)"
-            result.skipped.append((str(path), reason))
-        else:
-            _import_parsed(config, archive, path, stamp, next(parsed), result)
-        progress.advance(1, path.name)
+    work = ((path, archive.dictionary()) for path in wanted)  # drawn as the writer goes
+    parsed = map_ordered(_read_and_parse, work, jobs)
+    for start in range(0, len(files), FILES_PER_TRANSACTION):
+        done = ImportResult()
+        with archive.transaction():
+            for path, stamp in files[start : start + FILES_PER_TRANSACTION]:
+                if stamp > now:
+                    reason = f"its time {stamp} is ahead of the clock (a wrong file date?)"
+                    done.skipped.append((str(path), reason))
+                else:
+                    _import_parsed(config, archive, path, stamp, next(parsed), done)
+                progress.advance(1, path.name)
+        result.add(done)
 
 
 def _import_parsed(
@@ -199,7 +221,7 @@ def _import_parsed(
     capture = Capture(
         site=site.host, event_id=transcript.event_id, url=site.url + parts.path,
         captured_at=captured_at, source="import", status=200, body=parsed.body,
-        transcript=transcript,
+        transcript=transcript, prepared=parsed.prepared,
     )  # fmt: skip
     if archive.stored_outcome(capture) is not None:
         result.already_archived += 1
