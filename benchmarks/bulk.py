@@ -7,6 +7,12 @@ place) into a temporary folder, then times the real CLI in a subprocess::
 
     PYTHONPATH=src python benchmarks/bulk.py --pages 13000
     PYTHONPATH=src python benchmarks/bulk.py --pages 13000 --baseline ../old/src
+
+Besides the time, each line gives the CPU seconds (user + system) of the process that
+writes the archive and of its worker processes, and the load average before the run: on a
+machine shared with other work, wall time says what the cores left gave, the CPU seconds
+what the run needs (on idle cores, ``--jobs 2`` takes about the larger of the writer's
+seconds and half the total).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,16 +51,46 @@ def write_corpus(folder: Path, pages: int) -> int:
     return total
 
 
-def timed(args: list[str], src: Path, cwd: Path) -> tuple[float, str]:
+#: the CLI, reporting at its exit the CPU seconds of its own process and of its workers
+CLI_WITH_CPU = """
+import resource, sys
+from kremlin_archive.cli import main
+try:
+    main(sys.argv[1:], prog_name="kremlin-archive")
+finally:
+    own, workers = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    print("cpu", own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime, file=sys.stderr)
+"""
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    writer_cpu: float  # the process that writes the archive
+    workers_cpu: float  # its worker processes
+    load: float  # the 1-minute load average before the run
+    summary: str  # the command's last line of output
+
+    def line(self, what: str, name: str, count: int, unit: str) -> str:
+        cpu = f"cpu {self.writer_cpu:5.1f} + {self.workers_cpu:5.1f} s"
+        rate = f"{count / self.seconds:7.1f} {unit}/s"
+        took = f"{what:<11} {name:<20} {self.seconds:7.1f} s  {rate}"
+        return f"{took}  {cpu}  load {self.load:.1f}  {self.summary}"
+
+
+def timed(args: list[str], src: Path, cwd: Path) -> Timed:
     """The CLI of the code in ``src``, run in ``cwd`` (no config file there: defaults)."""
     env = dict(os.environ, PYTHONPATH=str(src.resolve()))
+    load = os.getloadavg()[0]
     started = time.perf_counter()
-    command = [sys.executable, "-m", "kremlin_archive", *args]
+    command = [sys.executable, "-c", CLI_WITH_CPU, *args]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
-    return seconds, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    _, writer, workers = done.stderr.strip().splitlines()[-1].split()
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    return Timed(seconds, float(writer), float(workers), load, summary)
 
 
 def _as_if_older_normalizer(db: Path) -> None:
@@ -82,13 +119,11 @@ def main() -> None:
             runs.insert(0, ("baseline", args.baseline, []))
         for name, code, jobs in runs:
             db = Path(tmp) / f"{len(name)}-{name[-1]}.db"
-            seconds, line = timed(["import", str(folder), "--db", str(db), *jobs], code, Path(tmp))
-            print(f"import     {name:<20} {seconds:7.1f} s  {files / seconds:7.1f} files/s  {line}")
-            if jobs:
-                _as_if_older_normalizer(db)
-                seconds, line = timed(["renormalize", "--db", str(db), *jobs], code, Path(tmp))
-                rate = files / seconds
-                print(f"renormalize {name:<19} {seconds:7.1f} s  {rate:7.1f} pages/s  {line}")
+            done = timed(["import", str(folder), "--db", str(db), *jobs], code, Path(tmp))
+            print(done.line("import", name, files, "files"), flush=True)
+            _as_if_older_normalizer(db)
+            done = timed(["renormalize", "--db", str(db), *jobs], code, Path(tmp))
+            print(done.line("renormalize", name, files, "pages"), flush=True)
             db.unlink()
 
 
