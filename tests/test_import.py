@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import sqlite3
@@ -84,6 +85,38 @@ def test_a_file_older_than_the_archive_takes_its_place_in_the_history(site, tmp_
     ]
     shown = kremlin("show", str(page.event_id), "--version", "1", "--db", db)
     assert "Correction 2." not in shown.stdout
+
+
+def test_history_shows_when_an_older_file_re_derived_the_versions(site, tmp_path):
+    page = site.news()[1]
+    first = site.render(page)
+    edited = site.render(site.edit_page(page.event_id))
+    db = tmp_path / "k.db"
+    for name, body, day in (("new.html", edited, 2), ("old.html", first, 1)):
+        path = save(tmp_path, name, body, datetime(2022, 1, day))
+        assert kremlin("import", path, "--db", db).returncode == 0
+    shown = kremlin("history", str(page.event_id), "--db", db)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()[1:]
+    assert [line[:28] for line in lines[:2]] == [
+        "v1    2022-01-01T00:00:00Z  ",
+        "v2    2022-01-02T00:00:00Z  ",
+    ]
+    assert "first capture" in lines[0] and "site edit" in lines[1]
+    (when,) = rows(db, "SELECT rederived_at FROM rederivations")[0]
+    assert lines[2] == (
+        f"      {when}  history re-derived (1 version → 2):"
+        " a capture of 2022-01-01T00:00:00Z (import) came after later ones"
+    )
+    data = json.loads(kremlin("history", str(page.event_id), "--json", "--db", db).stdout)
+    assert [e["event"] for e in data["history"]] == ["version", "version", "rederived"]
+    assert data["history"][2] == {
+        "at": when,
+        "event": "rederived",
+        "old_versions": 1,
+        "new_versions": 2,
+        "reason": "a capture of 2022-01-01T00:00:00Z (import) came after later ones",
+    }
 
 
 def test_captured_at_overrides_the_file_time(site, tmp_path):

@@ -1503,6 +1503,7 @@ class Archive:
         run_ids: list[int] | None = None,
         include_renormalize: bool = False,
         limit: int | None = None,
+        before: dict | None = None,
     ) -> list[dict]:
         """Every edit, removal and return (and re-normalization, if asked), newest first.
 
@@ -1511,13 +1512,17 @@ class Archive:
         UTC stamp (``YYYY-MM-DDTHH:MM:SSZ``), ``site``: canonical host, ``run_ids``: only
         what these runs found. Each row: at, kind (edit / renormalization / removal /
         return), site, event_id, url, title, version, changed_fields, body_changes,
-        http_status, run_id."""
+        http_status, run_id, and its place in the list: capture_id (0 for none), row_id
+        (the version's id, or the capture's). ``before``: a place (at, capture_id, kind,
+        row_id); only the rows listed after it."""
         runs = json.dumps(run_ids) if run_ids is not None else None
         params = {"renormalize": int(include_renormalize), "since": since, "site": site}
         params |= {"runs": runs, "limit": limit or -1}
+        params |= {f"before_{name}": value for name, value in (before or {}).items()}
         sql = _CHANGES_SQL.format(
             edits_since=" AND v.captured_at >= :since" if since else "",
             moves_since=" AND c.captured_at >= :since" if since else "",
+            before=_CHANGES_BEFORE if before else "",
         )
         return [dict(row) for row in self._all(sql, params)]
 
@@ -1588,6 +1593,16 @@ class Archive:
             " WHERE p.site = ? AND p.event_id = ? ORDER BY c.captured_at DESC, c.id DESC"
             " LIMIT ?",
             (site, event_id, -1 if limit is None else limit),
+        )
+        return [dict(row) for row in rows]
+
+    def rederivations(self, site: str, event_id: int) -> list[dict]:
+        """The times a page's versions were derived again (a capture placed in its past),
+        oldest first, as dicts of the rederivations columns."""
+        rows = self._all(
+            "SELECT r.* FROM rederivations r JOIN pages p ON p.id = r.page_id"
+            " WHERE p.site = ? AND p.event_id = ? ORDER BY r.rederived_at, r.id",
+            (site, event_id),
         )
         return [dict(row) for row in rows]
 
@@ -1899,7 +1914,8 @@ WITH edits AS (
     SELECT v.captured_at AS at,
            CASE v.origin WHEN 'site' THEN 'edit' ELSE 'renormalization' END AS kind,
            p.site, p.event_id, p.url, v.title, v.seq AS version, v.changed_fields,
-           v.body_changes, NULL AS http_status, c.run_id, coalesce(c.id, 0) AS capture_id
+           v.body_changes, NULL AS http_status, c.run_id, coalesce(c.id, 0) AS capture_id,
+           v.id AS row_id
     FROM versions v JOIN pages p ON p.id = v.page_id
     LEFT JOIN captures c ON c.version_id = v.id AND c.outcome IN ('new', 'changed')
     WHERE v.seq > 1 AND (v.origin = 'site' OR :renormalize){edits_since}
@@ -1907,7 +1923,7 @@ WITH edits AS (
     SELECT c.captured_at AS at,
            CASE c.status_change WHEN 'gone' THEN 'removal' ELSE 'return' END AS kind,
            p.site, p.event_id, p.url, w.title, w.seq AS version, NULL AS changed_fields,
-           NULL AS body_changes, c.http_status, c.run_id, c.id AS capture_id
+           NULL AS body_changes, c.http_status, c.run_id, c.id AS capture_id, c.id AS row_id
     FROM captures c JOIN pages p ON p.id = c.page_id
     JOIN versions w ON w.id = (
         SELECT d.version_id FROM captures d
@@ -1916,13 +1932,18 @@ WITH edits AS (
     WHERE c.status_change IS NOT NULL{moves_since}
 )
 SELECT at, kind, site, event_id, url, title, version, changed_fields, body_changes,
-       http_status, run_id
+       http_status, run_id, capture_id, row_id
 FROM (SELECT * FROM edits UNION ALL SELECT * FROM moves)
 WHERE (:site IS NULL OR site = :site)
-  AND (:runs IS NULL OR run_id IN (SELECT value FROM json_each(:runs)))
-ORDER BY at DESC, capture_id DESC, kind
+  AND (:runs IS NULL OR run_id IN (SELECT value FROM json_each(:runs))){before}
+ORDER BY at DESC, capture_id DESC, kind, row_id DESC
 LIMIT :limit
 """
+# the rows listed after a place in the order above (keyset paging)
+_CHANGES_BEFORE = """
+  AND ((at, capture_id) < (:before_at, :before_capture_id)
+       OR ((at, capture_id) = (:before_at, :before_capture_id)
+           AND (kind > :before_kind OR (kind = :before_kind AND row_id < :before_row_id))))"""
 
 
 def _codec_columns(encoded: rawcodec.Encoded) -> tuple:

@@ -9,6 +9,10 @@ Each change has a stable id (an ``urn:uuid`` derived from the page URL and what 
 used as the Atom entry id, and a path to its diff in the web view (``web.py``)::
 
     /-/event/en.kremlin.ru/60014/diff/1..2
+
+and a place in the list (:class:`ChangeKey`: when, the capture, the kind, the row), the
+cursor a reader pages back through the whole list with (``before``): each change is
+listed once, however many changes share a second.
 """
 
 from __future__ import annotations
@@ -20,17 +24,43 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from .archive import Archive
+from .changeset import ORIGIN_NAMES
 from .config import DEFAULT_SITE_HOST
-from .timeutil import format_utc, parse_moment
+from .timeutil import format_utc, parse_moment, parse_utc
 
 KIND_NAMES = {
-    "edit": "site edit",
-    "renormalization": "re-normalization",
+    "edit": ORIGIN_NAMES["site"],
+    "renormalization": ORIGIN_NAMES["renormalize"],
     "removal": "removal",
     "return": "return",
 }
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "kremlin-archive:changes"))
+
+
+@dataclass(frozen=True, order=True)
+class ChangeKey:
+    """A change's place in the list, newest first: its time, its capture (0 for a
+    re-normalization), its kind, its row (the version's id, or the capture's)."""
+
+    at: str
+    capture_id: int
+    kind: str
+    row_id: int
+
+    def token(self) -> str:
+        """The key as one URL-safe word: ``2024-05-05T10:00:00Z.812.edit.455``."""
+        return f"{self.at}.{self.capture_id}.{self.kind}.{self.row_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> ChangeKey:
+        """The key of :meth:`token`; ValueError for anything else."""
+        parts = token.rsplit(".", 3)  # the time is kept as stored, whatever its form
+        at, capture_id, kind, row_id = parts if len(parts) == 4 else ("", "", "", "")
+        numbers = capture_id.isdigit() and row_id.isdigit()
+        if parse_utc(at) is None or kind not in KIND_NAMES or not numbers:
+            raise ValueError(f"not a place in the change list: {token!r}")
+        return cls(at, int(capture_id), kind, int(row_id))
 
 
 @dataclass(frozen=True)
@@ -47,11 +77,14 @@ class Change:
     changed_fields: list[str] = field(default_factory=list)
     body_changes: dict | None = None
     http_status: int | None = None  # of a removal or return
+    key: ChangeKey | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_row(cls, row: dict) -> Change:
         data = dict(row)
         data.pop("run_id", None)
+        capture_id, row_id = data.pop("capture_id", 0), data.pop("row_id", 0)
+        data["key"] = ChangeKey(data["at"], capture_id, data["kind"], row_id)
         data["changed_fields"] = json.loads(data["changed_fields"] or "[]")
         data["body_changes"] = json.loads(data["body_changes"] or "null")
         return cls(**data)
@@ -92,6 +125,7 @@ class Change:
 
     def to_dict(self) -> dict:
         data = self.__dict__.copy()
+        del data["key"]
         return data | {
             "id": self.id,
             "previous_version": self.version - 1 if self.is_version else None,
@@ -124,14 +158,17 @@ def list_changes(
     include_renormalize: bool = False,
     run_ids: list[int] | None = None,
     limit: int | None = None,
+    before: ChangeKey | None = None,
 ) -> list[Change]:
-    """The changes, newest first (see :meth:`Archive.change_rows`)."""
+    """The changes, newest first (see :meth:`Archive.change_rows`); ``before``: only those
+    after that place in the list (older, or listed after it in the same second)."""
     rows = archive.change_rows(
         since=since,
         site=site,
         run_ids=run_ids,
         include_renormalize=include_renormalize,
         limit=limit,
+        before=before.__dict__ if before else None,
     )
     return [Change.from_row(row) for row in rows]
 
@@ -156,17 +193,20 @@ def render_change(change: Change) -> str:
 # --------------------------------------------------------------------------- Atom
 
 
-def render_atom(changes: Iterable[Change], web_url: str, updated: str) -> str:
+def render_atom(
+    changes: Iterable[Change], web_url: str, updated: str, limit: int | None = None
+) -> str:
     """An Atom 1.0 feed (RFC 4287) of ``changes``: one entry per change with a stable id,
     a summary and a link to its diff in the web view at ``web_url``. ``updated`` is the
-    feed's stamp when it has no entry (else the newest change's)."""
+    feed's stamp when it has no entry (else the newest change's). ``limit``: the most
+    entries the list was cut to; the subtitle then says so and where the whole list is."""
     changes = list(changes)
     base = web_url.rstrip("/")
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(_atom("feed"))
     _text(feed, "id", FEED_ID)
     _text(feed, "title", "kremlin-archive: changes")
-    _text(feed, "subtitle", "Edits, removals and returns of pages of kremlin.ru")
+    _text(feed, "subtitle", feed_subtitle(base, limit))
     _text(feed, "updated", changes[0].at if changes else updated)
     ET.SubElement(feed, _atom("link"), rel="self", href=f"{base}/-/changes.atom")
     ET.SubElement(feed, _atom("link"), rel="alternate", type="text/html", href=f"{base}/-/changes")
@@ -177,6 +217,14 @@ def render_atom(changes: Iterable[Change], web_url: str, updated: str) -> str:
         feed.append(_entry(change, base))
     ET.indent(feed)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, "unicode") + "\n"
+
+
+def feed_subtitle(base: str, limit: int | None) -> str:
+    """What the feed holds; a cut one names the page that lists every change."""
+    what = "Edits, removals and returns of pages of kremlin.ru"
+    if limit is None:
+        return what
+    return f"{what}: the newest {limit}; every change, page by page: {base}/-/changes"
 
 
 def _entry(change: Change, base: str) -> ET.Element:

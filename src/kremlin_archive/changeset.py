@@ -37,6 +37,18 @@ COMPARED_FIELDS = (
 )
 
 
+#: What a version is called wherever it is shown (``history``, the change list, the web
+#: view): version 1 is the page's first capture, never an edit; a later one is named by its
+#: origin.
+FIRST_CAPTURE = "first capture"
+ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
+
+
+def version_name(seq: int, origin: str) -> str:
+    """``first capture`` for version 1, else ``site edit`` or ``re-normalization``."""
+    return FIRST_CAPTURE if seq == 1 else ORIGIN_NAMES.get(origin, origin)
+
+
 #: Fields derived from the text (who said which lines, the files of the See also boxes):
 #: compared by value, and kept out of ``fields_sha256`` so that the hashes stored by
 #: earlier versions stay comparable. A change in them alone (a normalizer that reads the

@@ -683,8 +683,9 @@ def history(
     site: str | None,
     as_json: bool,
 ) -> None:
-    """List every version of a page (when, what changed, text hash, site edit or
-    re-normalization) and the captures that saw it go or come back.
+    """List every version of a page (when, what changed, text hash, first capture, site
+    edit or re-normalization), the captures that saw it go or come back, and the times its
+    history was re-derived because an older capture came (a backfill, an import).
 
     \b
     Example:
@@ -889,7 +890,8 @@ def changes(
     if atom:
         from .timeutil import utc_now
 
-        click.echo(render_atom(found, web_url or config.notify.web_url, utc_now()), nl=False)
+        feed = render_atom(found, web_url or config.notify.web_url, utc_now(), limit=limit)
+        click.echo(feed, nl=False)
         return
     for change in found:
         click.echo(_json(change.to_dict()) if as_json else render_change(change))

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .archive import Archive, PageState, Version
+from .changeset import version_name
 from .config import DEFAULT_SITE_HOST
 from .discover import MAX_EVENT_ID, event_number, parse_event_url
 from .errors import ArchiveError, BadSearchQuery, NotArchived
@@ -32,9 +33,9 @@ from .urls import site_host
 
 logger = logging.getLogger(__name__)
 
-#: How ``history`` names a version's origin; a first version is "first capture" (what the
-#: site said when first seen, not an edit).
-ORIGIN_NAMES = {"site": "site edit", "renormalize": "re-normalization"}
+#: How ``history`` names a re-derivation: a capture placed in the page's past (a backfill,
+#: an import) made its versions be worked out again in capture-time order.
+REDERIVED = "history re-derived"
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,28 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Rederivation:
+    """A page's versions derived again from all its captures in capture-time order, when
+    a capture older than its last one came (a backfill, an import)."""
+
+    old_versions: int
+    new_versions: int
+    reason: str
+
+    def counts(self) -> str:
+        """``1 version → 2``."""
+        old = f"{self.old_versions} version" + ("s" if self.old_versions != 1 else "")
+        return f"{old} → {self.new_versions}"
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     at: str
-    event: str  # "version", "gone" or "back"
+    event: str  # "version", "gone", "back" or "rederived"
     version: Version | None = None
     http_status: int | None = None  # of a gone / back capture
     site_updated_at: str | None = None  # the page's own "Last updated at" when captured
+    rederivation: Rederivation | None = None
 
     def to_dict(self) -> dict:
         data: dict = {"at": self.at, "event": self.event}
@@ -82,6 +99,8 @@ class HistoryEntry:
             data |= {"body_changes": v.body_changes, "text_sha256": v.text_sha256}
             data |= {"raw_sha256": v.raw_sha256, "normalizer_version": v.normalizer_version}
             data["site_updated_at"] = self.site_updated_at
+        elif self.rederivation is not None:
+            data |= self.rederivation.__dict__
         else:
             data["http_status"] = self.http_status
         return data
@@ -222,8 +241,8 @@ def pick_pair(
 
 
 def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
-    """Versions, and the captures that saw the page go or come back, in the order they
-    happened (captures of one second keep their order)."""
+    """Versions, the captures that saw the page go or come back, and the re-derivations of
+    its versions, in the order they happened (captures of one second keep their order)."""
     captures = archive.captures(page.site, page.event_id)[::-1]  # oldest first
     made_by = {c["version_id"]: c for c in captures if c["outcome"] in ("new", "changed")}
     entries = []
@@ -240,11 +259,20 @@ def page_history(archive: Archive, page: PageState) -> list[HistoryEntry]:
         for c in captures
         if c["status_change"]
     ]
+    entries += [
+        (r["rederived_at"], _NO_CAPTURE, _rederived(r))
+        for r in archive.rederivations(page.site, page.event_id)
+    ]
     entries.sort(key=lambda item: (stamp_key(item[0]), item[1]))
     return [entry for _, _, entry in entries]
 
 
 _NO_CAPTURE = 1 << 62  # a re-normalization comes after the captures of its second
+
+
+def _rederived(row: dict) -> HistoryEntry:
+    done = Rederivation(row["old_versions"], row["new_versions"], row["reason"])
+    return HistoryEntry(row["rederived_at"], "rederived", rederivation=done)
 
 
 def render_history(page: PageState, entries: list[HistoryEntry]) -> list[str]:
@@ -254,12 +282,15 @@ def render_history(page: PageState, entries: list[HistoryEntry]) -> list[str]:
 
 
 def _history_line(entry: HistoryEntry) -> str:
+    if entry.rederivation is not None:
+        done = entry.rederivation
+        return f"{'':5} {entry.at:<20}  {REDERIVED} ({done.counts()}): {done.reason}"
     if entry.version is None:
         status = f" (HTTP {entry.http_status})" if entry.http_status else ""
         return f"{'':5} {entry.at:<20}  {entry.event}{status}"
     v = entry.version
     what = "first version" if v.seq == 1 else "changed " + (", ".join(v.changed_fields) or "-")
-    origin = "first capture" if v.seq == 1 else ORIGIN_NAMES.get(v.origin, v.origin)
+    origin = version_name(v.seq, v.origin)
     line = f"v{v.seq:<4} {v.captured_at:<20}  {what:<30}  {origin:<16}  {v.text_sha256[:12]}"
     return line + (f"  site updated {entry.site_updated_at}" if entry.site_updated_at else "")
 

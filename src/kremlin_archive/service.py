@@ -227,9 +227,11 @@ class Service:
         if path is None:
             return
         try:
-            write_feed(
-                path, render_atom(changes, self.config.notify.web_url, format_utc(self.now()))
+            notify = self.config.notify
+            feed = render_atom(
+                changes, notify.web_url, format_utc(self.now()), limit=notify.feed_entries
             )
+            write_feed(path, feed)
         except OSError as exc:
             logger.error("feed not written path=%s error=%s", path, exc)
 

@@ -6,7 +6,8 @@ Pages it adds, beside Datasette's own views of the tables and views::
     /-/event/<site>/<id>?version=N       the same with version N's text
     /-/event/<site>/<id>/diff/<a>..<b>   word diff of two versions (a permalink)
     /-/changes                           the change list; ?since= ?site= ?renormalize=1
-    /-/changes.atom                      the same as an Atom feed
+                                         ?size=N a page, ?before=<place> the older ones
+    /-/changes.atom                      the newest of them as an Atom feed
     /-/search?q=COVID-19                 search as the CLI does: words as typed
 
 Datasette finds this package by its ``datasette`` entry point, its templates in
@@ -22,19 +23,30 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from datasette import Response, hookimpl
 from datasette.utils.asgi import NotFound
 from markupsafe import Markup, escape
 
 from ..archive import Archive
-from ..changes import KIND_NAMES, describe_body_changes, list_changes, parse_since, render_atom
-from ..changeset import changed_fields
+from ..changes import (
+    KIND_NAMES,
+    ChangeKey,
+    describe_body_changes,
+    list_changes,
+    parse_since,
+    render_atom,
+)
+from ..changeset import changed_fields, version_name
+from ..config import SETTINGS
 from ..errors import KremlinArchiveError, NotArchived
-from ..lookup import ORIGIN_NAMES, page_history, pick_pair, search_versions, version, word_segments
+from ..lookup import REDERIVED, page_history, pick_pair, search_versions, version, word_segments
 from ..timeutil import utc_now
 
-CHANGES_SHOWN = 200
+CHANGES_SHOWN = 200  # changes on a page of /-/changes, unless ?size= (up to CHANGES_MOST)
+CHANGES_MOST = 1000
+FEED_ENTRIES = SETTINGS["notify"]["feed_entries"].default  # as `changes --atom` and the service
 HITS_SHOWN = 50
 
 
@@ -161,14 +173,18 @@ async def event_page(request, datasette) -> Response:
 
 
 def _timeline_row(entry, shown_seq: int) -> dict:
-    """One row of the version timeline: what happened, marked by its kind."""
+    """One row of the version timeline: what happened, marked by its kind (named as
+    ``history`` names it)."""
+    if entry.rederivation is not None:
+        what = f"{entry.rederivation.counts()}: {entry.rederivation.reason}"
+        return {"at": entry.at, "kind": "rederivation", "label": REDERIVED, "what": what}
     if entry.version is None:
         kind = "removal" if entry.event == "gone" else "return"
         what = f"{'gone' if kind == 'removal' else 'back'} (HTTP {entry.http_status})"
         return {"at": entry.at, "kind": kind, "label": KIND_NAMES[kind], "what": what}
     v = entry.version
     kind = "first" if v.seq == 1 else ("edit" if v.origin == "site" else "renormalization")
-    label = "first version" if v.seq == 1 else ORIGIN_NAMES.get(v.origin, v.origin)
+    label = version_name(v.seq, v.origin)
     what = ""
     if v.seq > 1:
         what = ", ".join(v.changed_fields) or "text"
@@ -205,7 +221,7 @@ def _int_arg(request, name: str) -> int | None:
     if value is None or value == "":
         return None
     if not value.isdigit():
-        raise NotFound(f"{name} must be a version number, got {value!r}")
+        raise NotFound(f"{name} must be a whole number, got {value!r}")
     return int(value)
 
 
@@ -242,7 +258,7 @@ async def diff_page(request, datasette) -> Response:
         "added": sum(len(t.split()) for tag, t in pieces if tag == "insert"),
         "removed": sum(len(t.split()) for tag, t in pieces if tag == "delete"),
         "base": f"/-/event/{site}/{event_id}",
-        "origin_names": ORIGIN_NAMES,
+        "version_name": version_name,
     }
     return await _render(datasette, request, "kremlin_diff.html", context)
 
@@ -261,30 +277,63 @@ def _change_filters(request) -> dict:
     return {"since": stamp, "site": site, "include_renormalize": renormalize}
 
 
+def _page_place(request) -> tuple[int, ChangeKey | None]:
+    """``?size=`` (changes on the page) and ``?before=`` (the place the page starts after)."""
+    size = _int_arg(request, "size") or CHANGES_SHOWN
+    if not 1 <= size <= CHANGES_MOST:
+        raise NotFound(f"size must be from 1 to {CHANGES_MOST}, got {size}")
+    token = request.args.get("before") or None
+    try:
+        return size, ChangeKey.parse(token) if token else None
+    except ValueError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _changes_url(datasette, request, path: str, keep: tuple, **more: str) -> str:
+    """``path`` with the query arguments of ``keep`` the request has, and ``more``."""
+    pairs = [(name, request.args.get(name)) for name in keep] + list(more.items())
+    query = urlencode([(name, value) for name, value in pairs if value])
+    return datasette.urls.path(path) + (f"?{query}" if query else "")
+
+
+_FILTERS = ("since", "site", "renormalize")
+
+
 async def changes_page(request, datasette) -> Response:
     filters = _change_filters(request)
+    size, before = _page_place(request)
     found, sites = await _read(
-        datasette, lambda a: (list_changes(a, **filters, limit=CHANGES_SHOWN), a.sites())
+        datasette,
+        lambda a: (list_changes(a, **filters, limit=size + 1, before=before), a.sites()),
     )
-    query = request.query_string
+    shown = found[:size]
+    keep = (*_FILTERS, "size")
+    older = len(found) > size
     context = {
-        "changes": found,
+        "changes": shown,
         "sites": sites,
         "kind_names": KIND_NAMES,
         "filters": filters,
         "since_text": request.args.get("since") or "",
-        "atom_url": datasette.urls.path("/-/changes.atom") + (f"?{query}" if query else ""),
-        "limit": CHANGES_SHOWN,
+        "atom_url": _changes_url(datasette, request, "/-/changes.atom", _FILTERS),
+        "feed_entries": FEED_ENTRIES,
+        "size": size,
+        "paged": before is not None,
+        "older_url": _changes_url(
+            datasette, request, "/-/changes", keep, before=shown[-1].key.token()
+        )
+        if older
+        else None,
+        "newest_url": _changes_url(datasette, request, "/-/changes", keep) if before else None,
     }
     return await _render(datasette, request, "kremlin_changes.html", context)
 
 
 async def changes_feed(request, datasette) -> Response:
     filters = _change_filters(request)
-    limit = CHANGES_SHOWN
-    found = await _read(datasette, lambda a: list_changes(a, **filters, limit=limit))
+    found = await _read(datasette, lambda a: list_changes(a, **filters, limit=FEED_ENTRIES))
     base = f"{request.scheme}://{request.host}" + datasette.urls.path("/").rstrip("/")
-    feed = render_atom(found, base, utc_now())
+    feed = render_atom(found, base, utc_now(), limit=FEED_ENTRIES)
     return Response(feed, content_type="application/atom+xml; charset=utf-8")
 
 
