@@ -87,14 +87,17 @@ def test_scale_builds_a_small_archive_and_writes_every_read_figure(tmp_path):
     out.write_text(README)
     command = [sys.executable, str(script), "--pages", "16", "--samples", "5", "--queries", "3"]
     command += ["--workdir", str(tmp_path / "work"), "--out", str(out)]
+    command += ["--baseline", str(RUN.parent.parent / "src")]  # this code, for the mechanism
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert text.endswith("\n") and "## Normalizer\n\nTheir section.\n" in text
     assert "16 pages, 48 versions" in text
+    assert "| figure | measured | baseline (older code, same file) | goal |" in text
     figures = ("`search`", "`history`", "`show`", "`diff`", "`changes --since", "`list --since")
     for figure in figures:
-        assert f"| {figure}" in text
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| {figure}")]
+        assert row.count(" ms") >= 2, row  # measured and baseline
     assert "`export --format jsonl`" in text and "`kremlin-archive verify`" in text
     assert (tmp_path / "work" / "scale-16-0.db").is_file()  # cached for the next run
 
