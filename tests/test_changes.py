@@ -94,6 +94,21 @@ def test_since_reads_the_versions_and_moves_captured_since_then_by_their_time_in
     assert any("USING INDEX captures_moves (captured_at>?)" in step for step in steps), steps
 
 
+def test_the_newest_changes_are_read_from_the_time_indexes_newest_first(crawled):
+    """The first page of the change list (the web view's, ``changes --limit``) costs its
+    rows, not the archive: each half reads its index by time from the newest and stops."""
+    with Archive(crawled.db) as archive:
+        statements: list[str] = []
+        archive.conn.set_trace_callback(statements.append)
+        newest = archive.change_rows(limit=2)
+        archive.conn.set_trace_callback(None)
+        (listing,) = [sql for sql in statements if "WITH edits" in sql]
+        steps = [row[-1] for row in archive.conn.execute("EXPLAIN QUERY PLAN " + listing)]
+        assert newest == archive.change_rows()[:2]
+    assert "SCAN v USING INDEX versions_captured" in steps, steps
+    assert "SCAN c USING INDEX captures_moves" in steps, steps
+
+
 def test_a_bad_since_or_site_is_a_usage_error(crawled):
     bad = CliRunner().invoke(main, ["changes", "--db", str(crawled.db), "--since", "last week"])
     assert bad.exit_code == 2 and "not an ISO date or datetime" in bad.output

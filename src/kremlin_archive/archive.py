@@ -1522,7 +1522,8 @@ class Archive:
         sql = _CHANGES_SQL.format(
             edits_since=" AND v.captured_at >= :since" if since else "",
             moves_since=" AND c.captured_at >= :since" if since else "",
-            before=_CHANGES_BEFORE if before else "",
+            wanted=_CHANGES_WANTED.format(before=_CHANGES_BEFORE if before else ""),
+            order=_CHANGES_ORDER,
         )
         return [dict(row) for row in self._all(sql, params)]
 
@@ -1933,15 +1934,21 @@ WITH edits AS (
 )
 SELECT at, kind, site, event_id, url, title, version, changed_fields, body_changes,
        http_status, run_id, capture_id, row_id
-FROM (SELECT * FROM edits UNION ALL SELECT * FROM moves)
-WHERE (:site IS NULL OR site = :site)
-  AND (:runs IS NULL OR run_id IN (SELECT value FROM json_each(:runs))){before}
-ORDER BY at DESC, capture_id DESC, kind, row_id DESC
+FROM (SELECT * FROM (SELECT * FROM edits WHERE {wanted} ORDER BY {order} LIMIT :limit)
+      UNION ALL
+      SELECT * FROM (SELECT * FROM moves WHERE {wanted} ORDER BY {order} LIMIT :limit))
+ORDER BY {order}
 LIMIT :limit
 """
+#: The change list's order, newest first; each half gives its first ``:limit`` in it
+#: (reading its index by time from the newest, not sorting every change), then the two
+#: are merged.
+_CHANGES_ORDER = "at DESC, capture_id DESC, kind, row_id DESC"
+_CHANGES_WANTED = """(:site IS NULL OR site = :site)
+  AND (:runs IS NULL OR run_id IN (SELECT value FROM json_each(:runs))){before}"""
 # the rows listed after a place in the order above (keyset paging)
 _CHANGES_BEFORE = """
-  AND ((at, capture_id) < (:before_at, :before_capture_id)
+  AND at <= :before_at AND ((at, capture_id) < (:before_at, :before_capture_id)
        OR ((at, capture_id) = (:before_at, :before_capture_id)
            AND (kind > :before_kind OR (kind = :before_kind AND row_id < :before_row_id))))"""
 
