@@ -351,6 +351,12 @@ def main() -> None:
         help="the src folder of an older checkout: its reads are measured on the same "
         "archive first, before this code migrates it",
     )
+    parser.add_argument(
+        "--baseline-reads",
+        type=Path,
+        help="the baseline's figures as an earlier --baseline run wrote them "
+        "(WORKDIR/baseline-reads.json), when that run measured them on this same file",
+    )
     parser.add_argument("--reads-json", type=Path, help=argparse.SUPPRESS)  # baseline's half
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -364,13 +370,17 @@ def main() -> None:
         measured = measure_all(db, args)
         args.reads_json.write_text(json.dumps(measured), encoding="utf-8")
         return
-    baseline = measure_baseline(db, args) if args.baseline else None
+    baseline = None
+    if args.baseline_reads:  # measured by an earlier --baseline run on this same file
+        baseline = json.loads(args.baseline_reads.read_text(encoding="utf-8"))
+    elif args.baseline:
+        baseline = measure_baseline(db, args)
     migrate = timed(lambda: Archive(db).close())  # older code's archive gets this schema
     print(f"opened for writing (migrations) in {migrate:.1f} s", flush=True)
     measured = measure_all(db, args) | {"build": build, "migrate": migrate}
     command = f"PYTHONPATH=src python benchmarks/scale.py --pages {args.pages}"
-    if args.baseline:
-        command += f" --baseline {args.baseline}"
+    if args.baseline or args.baseline_reads:
+        command += f" --baseline {args.baseline or 'OLD/src'}"
     section = render_section(measured, command, baseline)
     print(section)
     if args.out:

@@ -37,7 +37,7 @@ The schema, applied by registered ``sqlite_utils.Migrations`` (table
                created_at, title, text, text_sha256, fields (JSON), fields_sha256,
                normalizer_version, raw_sha256 -> raw_pages,
                changed_fields (JSON list), body_changes (JSON),
-               day (the event's date), search_key (generated: day, then id)
+               search_key (generated: the event's day, then id)
                └── versions_fts    FTS5 over title and text (content table, rowid search_key)
 
     raw_pages    sha256 (of the body as received), bytes, compression, body, first_seen_at,
@@ -258,6 +258,8 @@ _VERSION_COLUMNS = (
     "text_sha256", "fields", "fields_sha256", "normalizer_version", "raw_sha256",
     "changed_fields", "body_changes",
 )  # fmt: skip
+#: The stored columns of a version row, for SELECT (not the generated ``search_key``).
+_VERSION_SELECT = ", ".join(f"v.{name}" for name in _VERSION_COLUMNS)
 
 
 def sha1_base32(data: bytes) -> str:
@@ -329,18 +331,16 @@ def _migration_014s(db: Database) -> None:
 @migrations(name="015_search_newest_first")
 def _migration_015(db: Database) -> None:
     """Search reads its matches newest event first and stops at its limit, whatever the
-    size of the archive. Each version gets the event's day (``day``, the date of its
-    fields, written with the row) and a sort key (``search_key``: the day's Julian day
-    number, 0 when undated, times 2^34 plus the version id; a generated column with a
-    unique index). The full-text index is rebuilt with ``search_key`` as its rowid, so
-    FTS5 hands out matches in the order they are shown (``ORDER BY rowid DESC``) instead
-    of every match being read and sorted (benchmarks/scale.py: a 3-word query matching
-    every page took 354 ms for 20 matches on 10,000 pages, growing with the archive)."""
+    size of the archive. Each version gets a sort key (``search_key``: the Julian day
+    number of the event's date, 0 when undated, times 2^34 plus the version id), a
+    generated column computed from the row, so no row is rewritten; a unique index
+    holds it. The full-text index is rebuilt with ``search_key`` as its rowid, so FTS5
+    hands out matches in the order they are shown (``ORDER BY rowid DESC``) instead of
+    every match being read and sorted (benchmarks/scale.py: a 3-word query matching
+    every page took 7.1 s for 20 matches on 160,000 pages)."""
     for trigger in ("versions_ai", "versions_ad", "versions_au"):
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     db.execute("DROP TABLE IF EXISTS versions_fts")
-    db.execute("ALTER TABLE versions ADD COLUMN day TEXT")
-    db.execute("UPDATE versions SET day = json_extract(fields, '$.date')")
     db.execute(f"ALTER TABLE versions ADD COLUMN search_key INTEGER AS ({_SEARCH_KEY})")
     db.execute("CREATE UNIQUE INDEX versions_search_key ON versions (search_key)")
     db.execute(
@@ -353,7 +353,7 @@ def _migration_015(db: Database) -> None:
 
 
 #: The search sort key of a version row (see migration 015): day first, then the row id.
-_SEARCH_KEY = "(coalesce(CAST(julianday(day) AS INTEGER), 0) << 34) | id"
+_SEARCH_KEY = "(coalesce(CAST(julianday(json_extract(fields, '$.date')) AS INTEGER), 0) << 34) | id"
 #: Bits of the search key below the day: ``key >> 34`` is the day, ``day << 34`` its
 #: smallest key.
 SEARCH_DAY_SHIFT = 34
@@ -1038,7 +1038,6 @@ class Archive:
             "text": content.text,
             "text_sha256": content.text_sha256,
             "fields": canonical_json(content.fields),
-            "day": _event_day(content.fields),
             "fields_sha256": content.fields_sha256,
             "normalizer_version": normalizer_version,
             "raw_sha256": raw_sha256,
@@ -1217,7 +1216,9 @@ class Archive:
             return outcome
 
     def _page_versions(self, page_id: int) -> list[Version]:
-        rows = self._all("SELECT * FROM versions WHERE page_id = ? ORDER BY seq", (page_id,))
+        rows = self._all(
+            f"SELECT {_VERSION_SELECT} FROM versions v WHERE page_id = ? ORDER BY seq", (page_id,)
+        )
         return [Version.from_row(row) for row in rows]
 
     def _capture_time(self, capture_id: int) -> str:
@@ -1581,7 +1582,7 @@ class Archive:
     def versions(self, site: str, event_id: int) -> list[Version]:
         """Every version of a page, oldest first (empty when there is none)."""
         rows = self._all(
-            "SELECT v.* FROM versions v JOIN pages p ON p.id = v.page_id"
+            f"SELECT {_VERSION_SELECT} FROM versions v JOIN pages p ON p.id = v.page_id"
             " WHERE p.site = ? AND p.event_id = ? ORDER BY v.seq",
             (site, event_id),
         )
@@ -1789,7 +1790,8 @@ class Archive:
         ``since_day``: events of that ISO day or later."""
         where, params = _versions_where(all_versions, since_day)
         sql = (
-            "SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*"
+            "SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, "
+            f"{_VERSION_SELECT}"
             f" FROM versions v JOIN pages p ON p.id = v.page_id {where}"
             " ORDER BY p.site, p.event_id, v.seq"
         )
@@ -1858,7 +1860,8 @@ class Archive:
         try:
             if limit is not None:
                 params["floor"] = self._search_floor(current, params)
-            yield from self.conn.execute(_SEARCH_SQL.format(current=current), params)
+            sql = _SEARCH_SQL.format(current=current, columns=_VERSION_SELECT)
+            yield from self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             if exc.sqlite_errorname == "SQLITE_ERROR" and str(exc).startswith(_FTS_QUERY_ERRORS):
                 raise BadSearchQuery(str(exc)) from None
@@ -1882,7 +1885,8 @@ class Archive:
     def current_version(self, page_id: int) -> Version | None:
         """The page's latest version (None when it has none)."""
         rows = self._all(
-            "SELECT * FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1", (page_id,)
+            f"SELECT {_VERSION_SELECT} FROM versions v WHERE page_id = ? ORDER BY seq DESC LIMIT 1",
+            (page_id,),
         )
         return Version.from_row(rows[0]) if rows else None
 
@@ -1899,7 +1903,7 @@ WITH hits AS (
     JOIN pages p ON p.id = v.page_id
     WHERE versions_fts MATCH :match AND versions_fts.rowid >= :floor{current}
     ORDER BY day_number DESC, p.event_id DESC, v.seq DESC LIMIT :limit)
-SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, v.*,
+SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, {columns},
        snippet(versions_fts, -1, '[', ']', '…', 12) AS snippet
 FROM hits JOIN versions v ON v.id = hits.id JOIN pages p ON p.id = v.page_id
 JOIN versions_fts ON versions_fts.rowid = v.search_key
@@ -1955,13 +1959,6 @@ _CHANGES_BEFORE = """
 
 def _codec_columns(encoded: rawcodec.Encoded) -> tuple:
     return (encoded.base_sha256, encoded.dict_id, encoded.depth)
-
-
-def _event_day(fields: dict) -> str | None:
-    """The event's date as ``versions.day`` holds it: what ``json_extract(fields,
-    '$.date')`` reads (migration 015 filled old rows that way)."""
-    day = fields.get("date")
-    return day if isinstance(day, str) else None
 
 
 def _site_updated(transcript: object | None) -> str | None:
