@@ -257,6 +257,47 @@ def test_a_raw_page_that_no_longer_normalizes_fails_alone_and_keeps_its_version(
     assert archive.page_state(SITE, page.event_id).normalizer_version == NORMALIZER_VERSION
 
 
+class KilledAtItem:
+    """A progress that stops the run (as a kill would) when its ``n``-th item is done:
+    inside the transaction that holds it."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def add_total(self, items: int) -> None:
+        pass
+
+    def advance(self, items: int = 1, note: str = "") -> None:
+        self.left -= items
+        if self.left <= 0:
+            raise KeyboardInterrupt
+
+
+def renormalized_versions(archive: Archive) -> list[tuple]:
+    return archive.conn.execute(
+        "SELECT page_id, seq, title, text_sha256, raw_sha256, normalizer_version FROM versions"
+        " WHERE origin = 'renormalize' ORDER BY page_id, seq"
+    ).fetchall()
+
+
+def test_a_killed_renormalize_keeps_whole_transactions_and_the_next_run_does_the_rest(tmp_path):
+    rng = random.Random(9)
+    pages = [generate_page(rng, 61000 + n, datetime(2021, 5, 4, 12)) for n in range(100)]
+    with Archive(tmp_path / "k.db") as killed, Archive(tmp_path / "w.db") as whole:
+        for archive in (killed, whole):
+            for page in pages:
+                save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
+        assert renormalize(whole, NORMALIZER_V2)["renormalized"] == 100
+        with pytest.raises(KeyboardInterrupt):
+            renormalize(killed, NORMALIZER_V2, progress=KilledAtItem(100))
+        committed = len(renormalized_versions(killed))
+        assert committed == 64  # the first transaction's pages; the second one's 35 rolled back
+        assert len(killed.pages_to_renormalize(NEXT_VERSION)) == 100 - committed
+        counts = renormalize(killed, NORMALIZER_V2)
+        assert counts == {"pages": 36, "renormalized": 36, "unchanged": 0, "failed": 0}
+        assert renormalized_versions(killed) == renormalized_versions(whole)
+
+
 def test_capture_from_a_newer_normalizer_is_not_a_site_edit(archive, page):
     save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
     body = render_event_page(page).encode()

@@ -88,10 +88,11 @@ def test_import_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
     assert stored(tmp_path / "one.db") == stored(tmp_path / "two.db")
 
 
-def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(tmp_path):
-    """Enough pages for the archive to train its dictionary midway, and re-captures with
-    other chrome (deltas): the raw pages are the same bytes whatever the jobs."""
-    folder = tmp_path / "saved"
+@pytest.fixture
+def pages_across_the_dictionary(tmp_path: Path) -> Path:
+    """Enough saved pages for the archive to train its dictionary midway, re-captures with
+    other chrome (deltas) and edits (pages of two and three versions)."""
+    folder = tmp_path / "across"
     folder.mkdir()
     rng = random.Random(8)
     start = datetime(2022, 5, 1, 9)
@@ -99,12 +100,30 @@ def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(tmp_p
     assert len(pages) > rawcodec.DICT_SAMPLES + 40
     for n, page in enumerate(pages):
         body = render_event_page(page, chrome=True).encode()
-        (folder / f"{page.event_id}.html").write_bytes(body)
-        os.utime(folder / f"{page.event_id}.html", (1_600_000_000 + n, 1_600_000_000 + n))
+        save(folder / f"{page.event_id}.html", body, 1_600_000_000 + n)
         if n % 25 == 0:
-            again = folder / f"{page.event_id}-later.html"
-            again.write_bytes(with_new_chrome(body))
-            os.utime(again, (1_600_900_000 + n, 1_600_900_000 + n))
+            save(folder / f"{page.event_id}-later.html", with_new_chrome(body), 1_600_900_000 + n)
+        if n % 20 == 0:
+            page.paragraphs.append("A correction.")
+            edited = render_event_page(page, chrome=True).encode()
+            save(folder / f"{page.event_id}-edited.html", edited, 1_601_000_000 + n)
+        if n % 60 == 0:
+            page.paragraphs.append("A second correction.")
+            edited = with_new_chrome(render_event_page(page, chrome=True).encode())
+            save(folder / f"{page.event_id}-edited-again.html", edited, 1_601_100_000 + n)
+    return folder
+
+
+def save(path: Path, body: bytes, stamp: int) -> None:
+    path.write_bytes(body)
+    os.utime(path, (stamp, stamp))
+
+
+def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(
+    pages_across_the_dictionary, tmp_path
+):
+    """The raw pages are the same bytes whatever the jobs."""
+    folder = pages_across_the_dictionary
     one = kremlin("import", folder, "--db", tmp_path / "one.db", "--jobs", "1")
     two = kremlin("import", folder, "--db", tmp_path / "two.db", "--jobs", "2")
     assert one.returncode == two.returncode == 0, two.stderr
@@ -118,11 +137,7 @@ def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(tmp_p
 def test_renormalize_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
     built = kremlin("import", saved_pages, "--db", tmp_path / "one.db", "--jobs", "2")
     assert built.returncode == 0, built.stderr
-    with sqlite3.connect(tmp_path / "one.db") as conn:  # as an older normalizer left it
-        conn.execute("UPDATE versions SET text_sha256 = 'older' WHERE page_id % 3 = 0")
-        conn.execute("UPDATE pages SET normalizer_version = 1")
-    with sqlite3.connect(tmp_path / "one.db") as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the whole archive in the file
+    as_left_by_an_older_normalizer(tmp_path / "one.db")
     shutil.copyfile(tmp_path / "one.db", tmp_path / "two.db")
     one = kremlin("renormalize", "--db", tmp_path / "one.db", "--jobs", "1")
     two = kremlin("renormalize", "--db", tmp_path / "two.db", "--jobs", "2")
@@ -130,6 +145,65 @@ def test_renormalize_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
     assert one.stdout == two.stdout
     assert "renormalized 0" not in one.stdout
     assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+
+
+def as_left_by_an_older_normalizer(db: Path) -> None:
+    """Every page marked as read by an older normalizer, a third of them with a text that
+    normalizer made (so they get a re-normalization version), the archive in one file."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE versions SET text_sha256 = 'older' WHERE page_id % 3 = 0")
+        conn.execute("UPDATE pages SET normalizer_version = 1")
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def marks(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, normalizer_version FROM pages ORDER BY id").fetchall()
+
+
+def test_renormalize_with_two_jobs_gives_what_one_gives_on_deltas_and_a_dictionary(
+    pages_across_the_dictionary, tmp_path
+):
+    """The workers read the raw pages themselves (deltas on their bases, pages compressed
+    with the trained dictionary), pages of several versions among them."""
+    args = ["--db", tmp_path / "one.db", "--jobs", "2"]
+    assert kremlin("import", pages_across_the_dictionary, *args).returncode == 0
+    raw = stored(tmp_path / "one.db")
+    assert {row[2] for row in raw[0]} == {"zstd", "zstd-delta"} and raw[2]  # a dictionary
+    with sqlite3.connect(tmp_path / "one.db") as conn:
+        assert conn.execute("SELECT max(seq) FROM versions").fetchone() == (3,)
+    as_left_by_an_older_normalizer(tmp_path / "one.db")
+    shutil.copyfile(tmp_path / "one.db", tmp_path / "two.db")
+    one = kremlin("renormalize", "--db", tmp_path / "one.db", "--jobs", "1")
+    two = kremlin("renormalize", "--db", tmp_path / "two.db", "--jobs", "2")
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert one.stdout == two.stdout
+    assert one.stdout.startswith("pages 300, renormalized 100, unchanged 200, failed 0")
+    assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+    assert marks(tmp_path / "one.db") == marks(tmp_path / "two.db")
+
+
+def test_a_raw_page_that_cannot_be_read_stops_renormalize_alike_with_two_jobs(
+    saved_pages, tmp_path
+):
+    """A worker that cannot read a raw page leaves it to the writer, which meets the
+    archive's error as one process does: the run stops, what it committed is kept."""
+    assert kremlin("import", saved_pages, "--db", tmp_path / "one.db").returncode == 0
+    with sqlite3.connect(tmp_path / "one.db") as conn:
+        conn.execute(
+            "UPDATE raw_pages SET body = zeroblob(40) WHERE sha256 = (SELECT raw_sha256"
+            " FROM captures WHERE page_id = 50 ORDER BY captured_at DESC LIMIT 1)"
+        )
+    as_left_by_an_older_normalizer(tmp_path / "one.db")
+    shutil.copyfile(tmp_path / "one.db", tmp_path / "two.db")
+    one = kremlin("renormalize", "--db", tmp_path / "one.db", "--jobs", "1")
+    two = kremlin("renormalize", "--db", tmp_path / "two.db", "--jobs", "2")
+    assert one.returncode == two.returncode == 1
+    assert "cannot be read back" in one.stderr
+    assert one.stderr.replace("one.db", "two.db") == two.stderr
+    assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+    assert marks(tmp_path / "one.db") == marks(tmp_path / "two.db")
 
 
 def _square_or_fail(n: int) -> int:

@@ -6,7 +6,8 @@ records what differs as a version of origin "renormalize", never as a site edit:
 
     renormalize        every page not yet checked with the installed normalizer (all with
                        ``force``): its current version re-derived from its newest good raw
-                       page, one transaction per page (an interrupted run resumes)
+                       page, 64 pages to a transaction (an interrupted run resumes with
+                       the pages of the transaction it lost)
     save_capture       a capture made by this normalizer: the page's current version is
                        first re-derived if an older normalizer made it, in the capture's
                        transaction, so the difference is not taken for an edit by the site
@@ -23,9 +24,11 @@ logs it and saves the capture over the version as it stands.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .archive import Archive, Capture, GoodCapture, Version
 from .changeset import Content, Link, link_chain
@@ -50,6 +53,28 @@ class Normalizer:
 INSTALLED = Normalizer()
 
 
+#: pages re-derived in one transaction: a commit per page was the one writer's largest
+#: cost after the parsing left it; a killed run loses the marks of at most these pages,
+#: which the next run re-derives again (nothing else is lost or left half written)
+PAGES_PER_TRANSACTION = 64
+
+COUNTS = ("pages", "renormalized", "unchanged", "failed")
+
+#: what a worker hands back for a page: its newest good raw page (sha256) and the content
+#: that raw page normalizes to (a PageError as ``Failed``); (None, None) for a page with
+#: no version or no good capture
+Parsed = tuple[str | None, Content | Failed | None]
+
+
+@dataclass(frozen=True)
+class _ArchiveAt:
+    """The archive a worker process opens for itself, read-only (a connection cannot
+    cross to another process; its path and lock wait can)."""
+
+    path: Path
+    busy_timeout: float
+
+
 def renormalize(
     archive: Archive,
     normalizer: Normalizer = INSTALLED,
@@ -59,59 +84,76 @@ def renormalize(
     progress: Progress = NO_PROGRESS,
 ) -> dict[str, int]:
     """Re-derive the current version of every page not yet checked with ``normalizer``
-    (every page with ``force``). Returns counts: pages, renormalized (versions added),
-    unchanged, failed (raw pages that no longer normalize). With ``jobs`` above 1 the
-    pages are parsed in that many worker processes while this one reads and writes, in
-    the same order and with the same result as one process."""
-    counts = {"pages": 0, "renormalized": 0, "unchanged": 0, "failed": 0}
+    (every page with ``force``), PAGES_PER_TRANSACTION pages to a transaction. Returns
+    counts of the pages committed: pages, renormalized (versions added), unchanged, failed
+    (raw pages that no longer normalize). With ``jobs`` above 1, worker processes read
+    each page's raw page through their own read-only archive and parse it while this one
+    writes, in the same order and with the same result as one process."""
+    counts = dict.fromkeys(COUNTS, 0)
     page_ids = archive.pages_to_renormalize(normalizer.version, force)
     progress.add_total(len(page_ids))
-    work = (_parse_work(archive, page_id) for page_id in page_ids)
-    parse = functools.partial(_parsed_content, normalizer.parse)
-    for page_id, (raw_sha, content) in zip(page_ids, map_ordered(parse, work, jobs), strict=True):
-        counts["pages"] += 1
-        outcome = _apply(archive, page_id, raw_sha, content, normalizer)
-        counts[outcome] += 1
-        progress.advance(1, f"page {page_id} {outcome}")
+    source = archive if jobs <= 1 else _ArchiveAt(archive.path, archive.busy_timeout)
+    read = functools.partial(_read_and_parse, normalizer.parse, source)
+    parsed = zip(page_ids, map_ordered(read, page_ids, jobs), strict=True)
+    while batch := list(itertools.islice(parsed, PAGES_PER_TRANSACTION)):
+        for name, n in _apply_batch(archive, batch, normalizer, progress).items():
+            counts[name] += n
     logger.info("renormalized version=%s counts=%s", normalizer.version, counts)
     return counts
 
 
-def _parse_work(archive: Archive, page_id: int) -> tuple[str | None, bytes | None, str | None]:
-    """What parsing a page again needs: its newest good raw page (sha256, body) and URL."""
-    current = archive.current_version(page_id)
-    good = archive.good_captures(page_id)
+def _read_and_parse(parse: Parse, source: Archive | _ArchiveAt, page_id: int) -> Parsed:
+    """Run in a worker: the page's newest good raw page read through ``source`` (the
+    writer's own archive in one process) and parsed."""
+    reader = source if isinstance(source, Archive) else _reader(source)
+    current = reader.current_version(page_id)
+    good = reader.good_captures(page_id)
     if current is None or not good:
-        return None, None, None
-    sha = good[-1].raw_sha256
-    return sha, archive.raw_body(sha), current.fields.get("url")
-
-
-def _parsed_content(parse: Parse, work: tuple) -> tuple[str | None, Content | Failed | None]:
-    """Run in a worker: the content a raw page normalizes to (a PageError as ``Failed``)."""
-    sha, body, url = work
-    if sha is None:
         return None, None
+    sha = good[-1].raw_sha256
     try:
-        return sha, Content.of(parse(body, url))
+        return sha, Content.of(parse(reader.raw_body(sha), current.fields.get("url")))
     except PageError as exc:
         return sha, Failed(type(exc).__name__, str(exc))
 
 
-def _apply(
+@functools.cache
+def _reader(at: _ArchiveAt) -> Archive:
+    """This worker process's read-only archive, opened at its first page and kept until
+    the process ends."""
+    return Archive(at.path, busy_timeout=at.busy_timeout, read_only=True)
+
+
+def _apply_batch(
     archive: Archive,
-    page_id: int,
-    raw_sha: str | None,
-    content: Content | Failed | None,
+    batch: list[tuple[int, Parsed | Failed]],
     normalizer: Normalizer,
-) -> str:
-    """Write one page's result in one transaction: "renormalized", "unchanged" or "failed"."""
-    if isinstance(content, Failed):
-        logger.warning("renormalize failed page_id=%s error=%s", page_id, content.message)
+    progress: Progress,
+) -> dict[str, int]:
+    """Write the pages' results in one transaction (taken once they are all parsed, so
+    the write lock is not held while the workers parse); returns their counts."""
+    done = dict.fromkeys(COUNTS, 0)
+    with archive.transaction():
+        for page_id, parsed in batch:
+            outcome = _apply(archive, page_id, parsed, normalizer)
+            done["pages"] += 1
+            done[outcome] += 1
+            progress.advance(1, f"page {page_id} {outcome}")
+    return done
+
+
+def _apply(archive: Archive, page_id: int, parsed: Parsed | Failed, normalizer: Normalizer) -> str:
+    """Write one page's result: "renormalized", "unchanged" or "failed". Where the worker
+    could not read the page (``Failed``: the archive's error, not the parser's), it is read
+    here, so that the error is the one a single process meets."""
+    if isinstance(parsed, Failed):
+        parsed = None
+    elif isinstance(parsed[1], Failed):
+        logger.warning("renormalize failed page_id=%s error=%s", page_id, parsed[1].message)
         return "failed"
     try:
         with archive.transaction():
-            added = rederive_current(archive, page_id, normalizer, (raw_sha, content))
+            added = rederive_current(archive, page_id, normalizer, parsed)
     except PageError as exc:
         logger.warning("renormalize failed page_id=%s error=%s", page_id, exc)
         return "failed"
