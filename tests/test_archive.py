@@ -257,6 +257,18 @@ def test_a_raw_page_that_no_longer_normalizes_fails_alone_and_keeps_its_version(
     assert archive.page_state(SITE, page.event_id).normalizer_version == NORMALIZER_VERSION
 
 
+def test_the_raw_page_renormalize_parses_is_that_of_the_newest_good_capture(archive, page):
+    edited = replace(page, title=f"{page.title} (edited)")
+    save_capture(archive, capture_of(page, "2024-01-01T10:00:00Z"))
+    save_capture(archive, capture_of(edited, "2024-01-02T10:00:00Z"))
+    save_capture(archive, capture_of(page, "2024-01-03T10:00:00Z", status=503))
+    page_id = archive.page_state(SITE, page.event_id).page_id
+    newest = archive.good_captures(page_id)[-1]
+    assert archive.newest_good_raw(page_id) == (newest.raw_sha256, page.url)
+    assert archive.raw_body(newest.raw_sha256) == render_event_page(edited).encode()
+    assert archive.newest_good_raw(page_id + 1) is None
+
+
 class KilledAtItem:
     """A progress that stops the run (as a kill would) when its ``n``-th item is done:
     inside the transaction that holds it."""

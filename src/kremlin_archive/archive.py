@@ -1131,6 +1131,21 @@ class Archive:
         )
         return [GoodCapture(r["id"], r["captured_at"], r["source"], r["raw_sha256"]) for r in rows]
 
+    def newest_good_raw(self, page_id: int) -> tuple[str, str | None] | None:
+        """What re-deriving a page's current version parses: the raw page (sha256) of its
+        newest good capture (the last of :meth:`good_captures`) and the URL its current
+        version records; None for a page without a version or a good capture. One query,
+        the version's text left unread."""
+        rows = self._all(
+            "SELECT c.raw_sha256, json_extract(v.fields, '$.url') AS url FROM captures c,"
+            " (SELECT fields FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1) v"
+            " WHERE c.page_id = ? AND c.raw_sha256 IS NOT NULL"
+            " AND c.outcome IN ('new', 'changed', 'unchanged')"
+            " ORDER BY c.captured_at DESC, c.id DESC LIMIT 1",
+            (page_id, page_id),
+        )
+        return (rows[0]["raw_sha256"], rows[0]["url"]) if rows else None
+
     def refused_captures(self) -> list[RefusedCapture]:
         """Every 200 that was refused (no transcript) but whose body was kept, by page and
         capture time: what a later normalizer may read."""

@@ -106,13 +106,12 @@ def _read_and_parse(parse: Parse, source: Archive | _ArchiveAt, page_id: int) ->
     """Run in a worker: the page's newest good raw page read through ``source`` (the
     writer's own archive in one process) and parsed."""
     reader = source if isinstance(source, Archive) else _reader(source)
-    current = reader.current_version(page_id)
-    good = reader.good_captures(page_id)
-    if current is None or not good:
+    newest = reader.newest_good_raw(page_id)
+    if newest is None:
         return None, None
-    sha = good[-1].raw_sha256
+    sha, url = newest
     try:
-        return sha, Content.of(parse(reader.raw_body(sha), current.fields.get("url")))
+        return sha, Content.of(parse(reader.raw_body(sha), url))
     except PageError as exc:
         return sha, Failed(type(exc).__name__, str(exc))
 
