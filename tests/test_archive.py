@@ -264,9 +264,41 @@ def test_the_raw_page_renormalize_parses_is_that_of_the_newest_good_capture(arch
     save_capture(archive, capture_of(page, "2024-01-03T10:00:00Z", status=503))
     page_id = archive.page_state(SITE, page.event_id).page_id
     newest = archive.good_captures(page_id)[-1]
-    assert archive.newest_good_raw(page_id) == (newest.raw_sha256, page.url)
+    source = archive.rederive_source(page_id)
+    current = archive.current_version(page_id)
+    assert (source.raw_sha256, source.url) == (newest.raw_sha256, page.url)
+    assert (source.version_id, source.text_sha256) == (current.id, current.text_sha256)
+    assert (source.fields, source.fields_sha256) == (current.fields, current.fields_sha256)
     assert archive.raw_body(newest.raw_sha256) == render_event_page(edited).encode()
-    assert archive.newest_good_raw(page_id + 1) is None
+    assert archive.rederive_source(page_id + 1) is None
+
+
+def test_a_page_captured_again_while_renormalize_reads_is_rederived_from_that_capture(
+    archive, page
+):
+    """The page is read (and found unchanged) before it is written: a capture that comes
+    in between, stored with an older reading, is re-derived all the same."""
+    other = replace(page, event_id=61001)
+    for each in (page, other):
+        save_capture(archive, capture_of(each, "2024-01-01T10:00:00Z"))
+    edited = replace(page, title=f"{page.title} (edited)")
+    again = capture_of(edited, "2024-01-02T10:00:00Z")
+    older = replace(again, transcript=replace(again.transcript, title="An older reading"))
+
+    def parse_capturing_meanwhile(body, url=None):
+        parsed = parse_event_page(body, url)
+        if parsed.event_id == other.event_id and len(archive.versions(SITE, page.event_id)) == 1:
+            archive.save_capture(older)  # a crawl's capture, after the page was read
+        return parsed
+
+    counts = renormalize(archive, Normalizer(parse_capturing_meanwhile, NEXT_VERSION))
+    assert counts == {"pages": 2, "renormalized": 1, "unchanged": 1, "failed": 0}
+    titles = [(v.origin, v.title) for v in archive.versions(SITE, page.event_id)]
+    assert titles == [
+        ("site", page.title),
+        ("site", "An older reading"),
+        ("renormalize", edited.title),
+    ]
 
 
 class KilledAtItem:

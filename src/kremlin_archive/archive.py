@@ -603,6 +603,23 @@ class GoodCapture:
 
 
 @dataclass(frozen=True)
+class RederiveSource:
+    """What re-deriving a page's current version reads: the raw page of its newest good
+    capture, and the current version's id, hashes and fields (``Content.same_as`` tells
+    whether the raw page still reads as that version)."""
+
+    raw_sha256: str
+    version_id: int
+    text_sha256: str
+    fields_sha256: str
+    fields: dict
+
+    @property
+    def url(self) -> str | None:
+        return self.fields.get("url")
+
+
+@dataclass(frozen=True)
 class RefusedCapture:
     """A 200 whose page did not normalize when it came, its body kept."""
 
@@ -1131,20 +1148,22 @@ class Archive:
         )
         return [GoodCapture(r["id"], r["captured_at"], r["source"], r["raw_sha256"]) for r in rows]
 
-    def newest_good_raw(self, page_id: int) -> tuple[str, str | None] | None:
-        """What re-deriving a page's current version parses: the raw page (sha256) of its
-        newest good capture (the last of :meth:`good_captures`) and the URL its current
-        version records; None for a page without a version or a good capture. One query,
-        the version's text left unread."""
+    def rederive_source(self, page_id: int) -> RederiveSource | None:
+        """The raw page of the page's newest good capture (the last of
+        :meth:`good_captures`) and its current version without the text, in one query;
+        None for a page without a version or a good capture."""
         rows = self._all(
-            "SELECT c.raw_sha256, json_extract(v.fields, '$.url') AS url FROM captures c,"
-            " (SELECT fields FROM versions WHERE page_id = ? ORDER BY seq DESC LIMIT 1) v"
-            " WHERE c.page_id = ? AND c.raw_sha256 IS NOT NULL"
+            "SELECT c.raw_sha256, v.id, v.text_sha256, v.fields_sha256, v.fields FROM captures c,"
+            " (SELECT id, text_sha256, fields_sha256, fields FROM versions WHERE page_id = ?"
+            " ORDER BY seq DESC LIMIT 1) v WHERE c.page_id = ? AND c.raw_sha256 IS NOT NULL"
             " AND c.outcome IN ('new', 'changed', 'unchanged')"
             " ORDER BY c.captured_at DESC, c.id DESC LIMIT 1",
             (page_id, page_id),
         )
-        return (rows[0]["raw_sha256"], rows[0]["url"]) if rows else None
+        if not rows:
+            return None
+        sha, version_id, text_sha, fields_sha, fields = rows[0]
+        return RederiveSource(sha, version_id, text_sha, fields_sha, json.loads(fields))
 
     def refused_captures(self) -> list[RefusedCapture]:
         """Every 200 that was refused (no transcript) but whose body was kept, by page and

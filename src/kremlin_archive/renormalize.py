@@ -60,10 +60,26 @@ PAGES_PER_TRANSACTION = 64
 
 COUNTS = ("pages", "renormalized", "unchanged", "failed")
 
-#: what a worker hands back for a page: its newest good raw page (sha256) and the content
-#: that raw page normalizes to (a PageError as ``Failed``); (None, None) for a page with
-#: no version or no good capture
+#: a page's newest good raw page (sha256) and the content it normalizes to (a PageError
+#: as ``Failed``); (None, None) for a page with no version or no good capture
 Parsed = tuple[str | None, Content | Failed | None]
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A worker's answer for a page whose newest good raw page still reads as its current
+    version: the writer checks that both are still those, and marks the page."""
+
+    version_id: int
+    raw_sha256: str
+
+    @property
+    def read(self) -> tuple[int, str]:
+        return self.version_id, self.raw_sha256
+
+
+#: what a worker hands back for a page (the content only where it differs)
+Answer = Parsed | Unchanged
 
 
 @dataclass(frozen=True)
@@ -94,26 +110,28 @@ def renormalize(
     progress.add_total(len(page_ids))
     source = archive if jobs <= 1 else _ArchiveAt(archive.path, archive.busy_timeout)
     read = functools.partial(_read_and_parse, normalizer.parse, source)
-    parsed = zip(page_ids, map_ordered(read, page_ids, jobs), strict=True)
-    while batch := list(itertools.islice(parsed, PAGES_PER_TRANSACTION)):
+    answers = zip(page_ids, map_ordered(read, page_ids, jobs), strict=True)
+    while batch := list(itertools.islice(answers, PAGES_PER_TRANSACTION)):
         for name, n in _apply_batch(archive, batch, normalizer, progress).items():
             counts[name] += n
     logger.info("renormalized version=%s counts=%s", normalizer.version, counts)
     return counts
 
 
-def _read_and_parse(parse: Parse, source: Archive | _ArchiveAt, page_id: int) -> Parsed:
+def _read_and_parse(parse: Parse, source: Archive | _ArchiveAt, page_id: int) -> Answer:
     """Run in a worker: the page's newest good raw page read through ``source`` (the
-    writer's own archive in one process) and parsed."""
+    writer's own archive in one process), parsed and compared with its current version."""
     reader = source if isinstance(source, Archive) else _reader(source)
-    newest = reader.newest_good_raw(page_id)
-    if newest is None:
+    found = reader.rederive_source(page_id)
+    if found is None:
         return None, None
-    sha, url = newest
     try:
-        return sha, Content.of(parse(reader.raw_body(sha), url))
+        content = Content.of(parse(reader.raw_body(found.raw_sha256), found.url))
     except PageError as exc:
-        return sha, Failed(type(exc).__name__, str(exc))
+        return found.raw_sha256, Failed(type(exc).__name__, str(exc))
+    if content.same_as(found):
+        return Unchanged(found.version_id, found.raw_sha256)
+    return found.raw_sha256, content
 
 
 @functools.cache
@@ -125,7 +143,7 @@ def _reader(at: _ArchiveAt) -> Archive:
 
 def _apply_batch(
     archive: Archive,
-    batch: list[tuple[int, Parsed | Failed]],
+    batch: list[tuple[int, Answer | Failed]],
     normalizer: Normalizer,
     progress: Progress,
 ) -> dict[str, int]:
@@ -133,21 +151,23 @@ def _apply_batch(
     the write lock is not held while the workers parse); returns their counts."""
     done = dict.fromkeys(COUNTS, 0)
     with archive.transaction():
-        for page_id, parsed in batch:
-            outcome = _apply(archive, page_id, parsed, normalizer)
+        for page_id, answer in batch:
+            outcome = _apply(archive, page_id, answer, normalizer)
             done["pages"] += 1
             done[outcome] += 1
             progress.advance(1, f"page {page_id} {outcome}")
     return done
 
 
-def _apply(archive: Archive, page_id: int, parsed: Parsed | Failed, normalizer: Normalizer) -> str:
-    """Write one page's result: "renormalized", "unchanged" or "failed". Where the worker
-    could not read the page (``Failed``: the archive's error, not the parser's), it is read
-    here, so that the error is the one a single process meets."""
-    if isinstance(parsed, Failed):
-        parsed = None
-    elif isinstance(parsed[1], Failed):
+def _apply(archive: Archive, page_id: int, answer: Answer | Failed, normalizer: Normalizer) -> str:
+    """Write one page's result: "renormalized", "unchanged" or "failed". Where the page
+    changed since the worker read it, or the worker could not read it (``Failed``: the
+    archive's error, not the parser's), it is read and parsed here, as one process does."""
+    if isinstance(answer, Unchanged) and _still_current(archive, page_id, answer):
+        archive.mark_normalized(page_id, normalizer.version)
+        return "unchanged"
+    parsed = None if isinstance(answer, Unchanged | Failed) else answer
+    if parsed is not None and isinstance(parsed[1], Failed):
         logger.warning("renormalize failed page_id=%s error=%s", page_id, parsed[1].message)
         return "failed"
     try:
@@ -157,6 +177,11 @@ def _apply(archive: Archive, page_id: int, parsed: Parsed | Failed, normalizer: 
         logger.warning("renormalize failed page_id=%s error=%s", page_id, exc)
         return "failed"
     return "renormalized" if added else "unchanged"
+
+
+def _still_current(archive: Archive, page_id: int, answer: Unchanged) -> bool:
+    now = archive.rederive_source(page_id)
+    return now is not None and (now.version_id, now.raw_sha256) == answer.read
 
 
 def rederive_current(
