@@ -194,10 +194,14 @@ def measure_reads(db: Path, samples: int, queries: int, every_n: int, seed: int)
         day = archive.conn.execute("SELECT max(json_extract(fields, '$.date')) FROM versions")
         month = date.fromisoformat(day.fetchone()[0]) - timedelta(days=30)
         out["week"], out["month"] = week, month.isoformat()
-        runs = [timed(lambda: list_changes(archive, since=week)) for _ in range(5)]
-        out["changes"], out["changes_rows"] = p95(runs), len(list_changes(archive, since=week))
-        runs = [timed(lambda: list(list_pages(archive, month))) for _ in range(5)]
-        out["list"], out["list_rows"] = p95(runs), len(list(list_pages(archive, month)))
+        # the first run reads from the disk what the searches before left out of the
+        # page cache: reported apart from the p95 of the 5 runs after it
+        runs = [timed(lambda: list_changes(archive, since=week)) for _ in range(6)]
+        out["changes_first"], out["changes"] = runs[0], p95(runs[1:])
+        out["changes_rows"] = len(list_changes(archive, since=week))
+        runs = [timed(lambda: list(list_pages(archive, month))) for _ in range(6)]
+        out["list_first"], out["list"] = runs[0], p95(runs[1:])
+        out["list_rows"] = len(list(list_pages(archive, month)))
         counts = "SELECT (SELECT count(*) FROM pages), (SELECT count(*) FROM versions)"
         out["pages"], out["versions"] = archive.conn.execute(counts).fetchone()
     return out
@@ -246,6 +250,12 @@ def _ms(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value >= 0.0095 else f"{value * 1000:.1f} ms"
 
 
+def _first_and_p95(r: dict, name: str) -> str:
+    """The p95 of the warm runs, and the first run where it was measured apart."""
+    first = r.get(f"{name}_first")
+    return f"p95 {_ms(r[name])}" + (f" (first run: {_ms(first)})" if first is not None else "")
+
+
 def figure_rows(m: dict) -> list[tuple[str, str, Callable[[dict], str], str]]:
     """(figure, key, how to print it from a measurement, goal) for each row."""
     g = GOALS
@@ -283,13 +293,13 @@ def figure_rows(m: dict) -> list[tuple[str, str, Callable[[dict], str], str]]:
         (
             f"`changes --since {m['week']}` ({m['changes_rows']:,} changes)",
             "changes",
-            lambda r: _ms(r["changes"]),
+            lambda r: _first_and_p95(r, "changes"),
             f"≤ 200 ms ({verdict(m['changes'], g['since'])})",
         ),
         (
             f"`list --since {m['month']}` ({m['list_rows']:,} events)",
             "list",
-            lambda r: _ms(r["list"]),
+            lambda r: _first_and_p95(r, "list"),
             f"≤ 200 ms ({verdict(m['list'], g['since'])})",
         ),
         (
@@ -330,9 +340,8 @@ def render_section(m: dict, command: str, baseline: dict | None = None) -> str:
         f"{os.getloadavg()[0]:.1f} at the end. Reads are the library calls the CLI makes, "
         f"in one process with the archive open read-only (opening it: p95 "
         f"{_ms(m['open'])} more per command); p95 of {len(m['queries'])} queries, of "
-        f"{m['samples']} random pages, of 5 runs for `changes` and `list`.\n\n"
-        + head
-        + "".join(lines)
+        f"{m['samples']} random pages, of the 5 runs of `changes` and `list` after a "
+        f"first one, timed apart.\n\n" + head + "".join(lines)
     )
 
 

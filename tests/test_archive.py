@@ -455,12 +455,17 @@ def test_search_with_a_limit_reads_the_matches_in_the_index_order_without_sortin
     saved_on_days(archive, [3, 20, 9], edits=0)
     statements: list[str] = []
     archive.conn.set_trace_callback(statements.append)
-    assert len(list(archive.search("President", limit=2))) == 2
+    assert len(list(archive.search("President", limit=51))) == 3  # as the CLI asks
     archive.conn.set_trace_callback(None)
     (floor,) = [sql for sql in statements if "min(key)" in sql]
     steps = [row[-1] for row in archive.conn.execute("EXPLAIN QUERY PLAN " + floor)]
     assert not any("TEMP B-TREE" in step for step in steps), steps
     assert any(step.startswith("SCAN versions_fts VIRTUAL TABLE") for step in steps), steps
+    (shown,) = [sql for sql in statements if "WITH hits" in sql]
+    plan = list(archive.conn.execute("EXPLAIN QUERY PLAN " + shown))
+    outer = [row[-1] for row in plan if row[1] == 0]
+    outer = [step for step in outer if not step.startswith(("CO-ROUTINE", "MATERIALIZE"))]
+    assert outer[0] == "SCAN hits", outer  # then each by its key, not every match again
 
 
 def test_an_archive_from_before_the_search_key_is_migrated_and_searches_the_same(tmp_path):
