@@ -40,7 +40,7 @@ from kremlin_archive.changes import list_changes  # noqa: E402
 try:
     from kremlin_archive.cli import SEARCH_LIMIT
 except ImportError:  # a baseline from before the CLI's default limit: the same query
-    SEARCH_LIMIT = 50
+    SEARCH_LIMIT = 20
 from kremlin_archive.lookup import (  # noqa: E402
     list_pages,
     open_archive,

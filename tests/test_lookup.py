@@ -351,8 +351,8 @@ def archive_of_pages(db: Path, count: int) -> list[int]:
     return [64000 - n for n in reversed(range(count))]
 
 
-def test_search_shows_the_newest_50_matches_and_says_on_stderr_that_more_match(tmp_path):
-    newest_first = archive_of_pages(tmp_path / "kremlin.db", 52)
+def test_search_shows_the_newest_20_matches_and_says_on_stderr_that_more_match(tmp_path):
+    newest_first = archive_of_pages(tmp_path / "kremlin.db", 22)
     runner = CliRunner()
 
     def search(*args: str):
@@ -363,10 +363,10 @@ def test_search_shows_the_newest_50_matches_and_says_on_stderr_that_more_match(t
         return [json.loads(line)["event_id"] for line in result.stdout.splitlines()], result.stderr
 
     shown, note = search()
-    assert shown == newest_first[:50]
-    assert "the newest 50 matches shown; more match: --limit 0 shows every match" in note
+    assert shown == newest_first[:20]
+    assert "the newest 20 matches shown; more match: --limit 0 shows every match" in note
     assert search("--limit", "0") == (newest_first, "")
-    assert search("--limit", "52") == (newest_first, "")
+    assert search("--limit", "22") == (newest_first, "")
 
 
 @pytest.mark.parametrize("query", ['"unclosed', "AND OR", "title:", "(Putin", "S-400"])

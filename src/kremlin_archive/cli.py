@@ -58,8 +58,9 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 CONFIG_ENV = "KREMLIN_ARCHIVE_CONFIG"
 DB_ENV = "KREMLIN_ARCHIVE_DB"
-#: Matches ``search`` shows unless told otherwise, as a search box shows a first page.
-SEARCH_LIMIT = 50
+#: Matches ``search`` shows unless told otherwise, as a search box shows a first page:
+#: two lines each, about a screen.
+SEARCH_LIMIT = 20
 
 
 def config_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -781,7 +782,7 @@ def search(
 ) -> None:
     """Full-text search of titles and texts, newest event first, with a snippet around
     each match. QUERY is words (all must match; "a phrase" in double quotes); with --fts
-    it is SQLite FTS5 syntax. Shows the newest 50 matches unless --limit says otherwise;
+    it is SQLite FTS5 syntax. Shows the newest 20 matches unless --limit says otherwise;
     when more match, says so on stderr.
 
     \b
