@@ -103,6 +103,25 @@ def main() -> None:
         report(path, pages, html_bytes)
 
 
+def bytes_by_kind(path: Path) -> list[tuple[str, int]]:
+    """The file's bytes (``dbstat``: pages of each table and index) by what they hold: the
+    versions (text, fields and their indexes), the full-text index, the raw pages, and
+    everything else (captures, pages, the schema's other tables and indexes)."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+    sizes = {"versions": 0, "full-text index": 0, "raw pages": 0, "the rest": 0}
+    for name, size in rows:
+        if name.startswith("versions_fts"):
+            sizes["full-text index"] += size
+        elif name.startswith(("versions", "sqlite_autoindex_versions")):
+            sizes["versions"] += size
+        elif name.startswith(("raw_pages", "raw_dicts", "sqlite_autoindex_raw_pages")):
+            sizes["raw pages"] += size
+        else:
+            sizes["the rest"] += size
+    return list(sizes.items())
+
+
 def report(path: Path, pages: list, html_bytes: int) -> None:
     n = len(pages)
     with Archive(path) as archive:
@@ -117,6 +136,8 @@ def report(path: Path, pages: list, html_bytes: int) -> None:
     share = size1 / html_bytes
     print(f"  database {size1:,} bytes = {size1 / n:,.0f} per page = {share:.1%} of HTML")
     print(f"  versions / raw pages / captures: {after1}")
+    kinds = bytes_by_kind(path)
+    print("  of it: " + ", ".join(f"{kind} {size / n:,.0f} B a page" for kind, size in kinds))
     print(f"pass 2 (nothing changed): {second}")
     growth = size2 - size1
     print(f"  database {size2:,} bytes, growth {growth:,} bytes = {growth / size1:.2%}")
