@@ -137,14 +137,21 @@ def test_import_with_two_jobs_stores_what_one_stores_across_the_dictionary(
 def test_renormalize_with_two_jobs_gives_what_one_gives(saved_pages, tmp_path):
     built = kremlin("import", saved_pages, "--db", tmp_path / "one.db", "--jobs", "2")
     assert built.returncode == 0, built.stderr
+    one = renormalized_by_one_and_two_jobs(tmp_path)
+    assert "renormalized 0" not in one.stdout
+    assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+
+
+def renormalized_by_one_and_two_jobs(tmp_path: Path):
+    """``one.db`` as left by an older normalizer, copied to ``two.db``, re-normalized with
+    one job and with two; both must succeed and say the same. The one-job run's result."""
     as_left_by_an_older_normalizer(tmp_path / "one.db")
     shutil.copyfile(tmp_path / "one.db", tmp_path / "two.db")
     one = kremlin("renormalize", "--db", tmp_path / "one.db", "--jobs", "1")
     two = kremlin("renormalize", "--db", tmp_path / "two.db", "--jobs", "2")
     assert one.returncode == two.returncode == 0, two.stderr
     assert one.stdout == two.stdout
-    assert "renormalized 0" not in one.stdout
-    assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
+    return one
 
 
 def as_left_by_an_older_normalizer(db: Path) -> None:
@@ -173,12 +180,7 @@ def test_renormalize_with_two_jobs_gives_what_one_gives_on_deltas_and_a_dictiona
     assert {row[2] for row in raw[0]} == {"zstd", "zstd-delta"} and raw[2]  # a dictionary
     with sqlite3.connect(tmp_path / "one.db") as conn:
         assert conn.execute("SELECT max(seq) FROM versions").fetchone() == (3,)
-    as_left_by_an_older_normalizer(tmp_path / "one.db")
-    shutil.copyfile(tmp_path / "one.db", tmp_path / "two.db")
-    one = kremlin("renormalize", "--db", tmp_path / "one.db", "--jobs", "1")
-    two = kremlin("renormalize", "--db", tmp_path / "two.db", "--jobs", "2")
-    assert one.returncode == two.returncode == 0, two.stderr
-    assert one.stdout == two.stdout
+    one = renormalized_by_one_and_two_jobs(tmp_path)
     assert one.stdout.startswith("pages 300, renormalized 100, unchanged 200, failed 0")
     assert versions(tmp_path / "one.db") == versions(tmp_path / "two.db")
     assert marks(tmp_path / "one.db") == marks(tmp_path / "two.db")
