@@ -352,11 +352,14 @@ def _migration_015(db: Database) -> None:
         db.execute(statement)
 
 
-#: The search sort key of a version row (see migration 015): day first, then the row id.
-_SEARCH_KEY = "(coalesce(CAST(julianday(json_extract(fields, '$.date')) AS INTEGER), 0) << 34) | id"
 #: Bits of the search key below the day: ``key >> 34`` is the day, ``day << 34`` its
 #: smallest key.
 SEARCH_DAY_SHIFT = 34
+#: The search sort key of a version row (see migration 015): day first, then the row id.
+_SEARCH_KEY = (
+    "(coalesce(CAST(julianday(json_extract(fields, '$.date')) AS INTEGER), 0)"
+    f" << {SEARCH_DAY_SHIFT}) | id"
+)
 _FTS_ROW = "(rowid, title, text) VALUES (new.search_key, new.title, new.text)"
 _FTS_DELETE = (
     "(versions_fts, rowid, title, text) VALUES ('delete', old.search_key, old.title, old.text)"
@@ -375,25 +378,17 @@ _SEARCH_TRIGGERS = (
 def _migration_016(db: Database) -> None:
     """``changes --since`` reads the versions and the removals and returns captured since
     then, by time, instead of every version and capture (benchmarks/scale.py: 54 ms for
-    a week on 10,000 pages, growing with the archive). The captures' index holds only
-    those that moved a page (``status_change``), a few in an archive."""
-    db.execute("CREATE INDEX versions_captured ON versions (captured_at)")
-    db.execute(
-        "CREATE INDEX captures_moves ON captures (captured_at) WHERE status_change IS NOT NULL"
-    )
-
-
-@migrations(name="017_changes_covering")
-def _migration_017(db: Database) -> None:
-    """``changes`` reads an index that holds what it shows, not the version rows: a
-    version's change record sits behind its text and fields, in the row's overflow pages,
-    so reading it walked some 20 kB a version (benchmarks/scale.py, 160,000 pages:
-    ``changes --since`` a week, 4,278 changes, took 2.3 s with a cold cache).
-    ``versions_changes`` replaces ``versions_captured``."""
-    db.execute("DROP INDEX IF EXISTS versions_captured")
+    a week on 10,000 pages, growing with the archive). The versions' index holds what the
+    list shows: a version's change record sits behind its text and fields, in the row's
+    overflow pages, so reading it walked some 20 kB a version (160,000 pages: a week's
+    4,278 changes took 2.3 s with a cold cache through an index of the time alone). The
+    captures' index holds only those that moved a page (``status_change``), a few."""
     db.execute(
         "CREATE INDEX versions_changes ON versions (captured_at, seq, origin, page_id, title,"
         " changed_fields, body_changes)"
+    )
+    db.execute(
+        "CREATE INDEX captures_moves ON captures (captured_at) WHERE status_change IS NOT NULL"
     )
 
 
@@ -1945,15 +1940,15 @@ class Archive:
 #: limit, for the rows shown only: a snippet costs far more than a match (with a term
 #: repeated 100 times, seconds). CROSS JOIN keeps the hits the outer loop, each looked
 #: up in the index by its key: left to itself the planner read every match again.
-_SEARCH_SQL = """
+_SEARCH_SQL = f"""
 WITH hits AS (
-    SELECT versions_fts.rowid AS key, v.id, versions_fts.rowid >> 34 AS day_number,
+    SELECT versions_fts.rowid AS key, v.id, versions_fts.rowid >> {SEARCH_DAY_SHIFT} AS day_number,
            p.event_id, v.seq
     FROM versions_fts JOIN versions v ON v.search_key = versions_fts.rowid
     JOIN pages p ON p.id = v.page_id
-    WHERE versions_fts MATCH :match AND versions_fts.rowid >= :floor{current}
+    WHERE versions_fts MATCH :match AND versions_fts.rowid >= :floor{{current}}
     ORDER BY day_number DESC, p.event_id DESC, v.seq DESC LIMIT :limit)
-SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, {columns},
+SELECT p.site AS page_site, p.event_id AS page_event_id, p.url AS page_url, {{columns}},
        snippet(versions_fts, -1, '[', ']', '…', 12) AS snippet
 FROM hits CROSS JOIN versions_fts CROSS JOIN versions v CROSS JOIN pages p
 WHERE versions_fts.rowid = hits.key AND versions_fts MATCH :match
